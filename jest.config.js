@@ -1,0 +1,20 @@
+/** Two tiers, told apart by name: `*.test.ts` is pure and fast, `*.int.test.ts` talks to real Redis and Kafka. */
+const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$'],
+      testEnvironment: 'node',
+      transform,
+    },
+    {
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.int.test.ts'],
+      testEnvironment: 'node',
+      transform,
+      testTimeout: 180000,
+    },
+  ],
+};
