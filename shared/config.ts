@@ -1,0 +1,104 @@
+/**
+ * Process configuration, parsed once at boot from the environment. Defaults live here and nowhere else.
+ * A bad value stops the process with one line that names the variable: `loadConfig` throws ConfigError,
+ * and `bootConfig` prints it and exits 78 (EX_CONFIG).
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { TimeZone } from './schemas/common';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const schema = z.object({
+  /** Redis for BullMQ and the state store. Default redis://127.0.0.1:6379. */
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key Herald writes, queues included. Default `herald`. */
+  HERALD_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_\-]+$/, 'letters, digits, _ and - only')
+    .default('herald'),
+  /** Comma-separated Kafka bootstrap servers. Default 127.0.0.1:19092 (the local broker of stack:up). */
+  KAFKA_BROKERS: z
+    .string()
+    .default('127.0.0.1:19092')
+    .transform((s) => s.split(',').map((b) => b.trim()))
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'host:port')).min(1)),
+  /** Prefix of every topic name. Default `herald.`. */
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._\-]*$/)
+    .default('herald.'),
+  /** Prefix of every consumer group id. Default `herald`. */
+  KAFKA_GROUP_PREFIX: z.string().min(1).default('herald'),
+  /** Partitions per topic when stack:up creates them. Default 3. */
+  KAFKA_PARTITIONS: int(1, 256).default(3),
+  /** Items per stage job (DESIGN rule 1). Default 500. */
+  BATCH_SIZE: int(1, 10_000).default(500),
+  /** Concurrent jobs per stage worker process. Default 2. */
+  STAGE_CONCURRENCY: int(1, 64).default(2),
+  /** How long a worker holds a job lock; a killed worker's job is retried after about this long. Default 30000. */
+  STAGE_LOCK_MS: int(1000, 600_000).default(30_000),
+  /** The contact window: at most one push per user in this many hours. Default 24. */
+  CONTACT_WINDOW_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  /** `immediate` delivers as soon as a winner is booked; `local-hour` at SEND_LOCAL_HOUR in the user's zone. */
+  SEND_MODE: z.enum(['immediate', 'local-hour']).default('immediate'),
+  /** The local hour (0-23) of delivery when SEND_MODE=local-hour. Default 10. */
+  SEND_LOCAL_HOUR: int(0, 23).default(10),
+  /** How often send-time looks for due users, in ms. Default 250. */
+  SEND_POLL_MS: int(10, 60_000).default(250),
+  /** Path of the JSON-lines file the development sink appends to. Default out/pushes.jsonl. */
+  SINK_FILE: z.string().min(1).default('out/pushes.jsonl'),
+  /** Also print each push on stdout. Default false. */
+  SINK_CONSOLE: bool.default(false),
+  /** Market-basket affinity table (JSON). Default infra/data/affinity.json. */
+  AFFINITY_PATH: z.string().min(1).default('infra/data/affinity.json'),
+  /** Stores suggested per market-basket trigger, best affinity first. Default 20. */
+  MARKET_BASKET_MAX_STORES: int(1, 1000).default(20),
+  /** Cron of the daily-sale campaign (BullMQ job scheduler). Default 0 9 * * * (09:00). */
+  DAILY_SALE_CRON: z.string().min(9).default('0 9 * * *'),
+  /** Time zone of DAILY_SALE_CRON. Default UTC. */
+  DAILY_SALE_TZ: TimeZone.default('UTC'),
+  /**
+   * The clock: `system`, or `accelerated:<simulated start ISO>:<speed>` for the simulator, whose processes
+   * share CLOCK_EPOCH_MS (the real instant the simulated start maps to). Default system.
+   */
+  CLOCK: z
+    .string()
+    .regex(/^(system|accelerated:[^:]+.*:\d+(\.\d+)?)$/, 'system or accelerated:<ISO start>:<speed>')
+    .default('system'),
+  /** Real epoch ms at which an accelerated clock reads its simulated start. */
+  CLOCK_EPOCH_MS: z.coerce.number().int().positive().optional(),
+  /** pino log level. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const name = String(issue.path[0] ?? '?');
+  const value = env[name];
+  throw new ConfigError(
+    `config: ${name}=${value === undefined ? '(unset)' : JSON.stringify(value)} is invalid: ${issue.message}`,
+  );
+}
+
+/** loadConfig for an entry point: on a bad value print one line and exit 78. */
+export function bootConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}
+
+export function contactWindowMs(config: Pick<Config, 'CONTACT_WINDOW_HOURS'>): number {
+  return Math.round(config.CONTACT_WINDOW_HOURS * 3_600_000);
+}

@@ -1,0 +1,125 @@
+/**
+ * Contracts of the Kafka topics. Every event carries `v` (its schema version) and an `eventId` that makes
+ * redelivery harmless. A new version is added beside the old one, never edited in place.
+ */
+import { z } from 'zod';
+import { Category, Device, Discount, GeoPoint, Id, Instant, Latitude, Longitude, Strategy, TimeZone } from './common';
+
+export const PurchaseV1 = z.object({
+  v: z.literal(1),
+  eventId: Id,
+  userId: Id,
+  storeId: Id,
+  category: Category,
+  amount: z.number().positive().max(1_000_000),
+  currency: z.string().length(3).default('USD'),
+  at: Instant,
+  location: GeoPoint.optional(),
+});
+export type Purchase = z.infer<typeof PurchaseV1>;
+
+export const BrowseV1 = z.object({
+  v: z.literal(1),
+  eventId: Id,
+  userId: Id,
+  action: z.enum(['view', 'add_to_cart', 'purchase']),
+  category: Category,
+  productId: Id.optional(),
+  at: Instant,
+});
+export type Browse = z.infer<typeof BrowseV1>;
+
+export const LocationV1 = z.object({
+  v: z.literal(1),
+  eventId: Id,
+  userId: Id,
+  lat: Latitude,
+  lon: Longitude,
+  accuracyM: z.number().nonnegative().max(100_000).optional(),
+  at: Instant,
+});
+export type LocationPing = z.infer<typeof LocationV1>;
+
+export const StoreV1 = z.object({
+  v: z.literal(1),
+  eventId: Id,
+  storeId: Id,
+  name: z.string().min(1).max(200),
+  category: Category,
+  lat: Latitude,
+  lon: Longitude,
+  discount: Discount,
+  at: Instant,
+});
+export type Store = z.infer<typeof StoreV1>;
+
+export const SaleV1 = z
+  .object({
+    v: z.literal(1),
+    eventId: Id,
+    saleId: Id,
+    title: z.string().min(1).max(200),
+    category: Category,
+    discount: Discount,
+    validFrom: Instant,
+    validTo: Instant,
+    deepLink: z.url(),
+    at: Instant,
+  })
+  .refine((s) => Date.parse(s.validTo) > Date.parse(s.validFrom), {
+    message: 'validTo must be after validFrom',
+    path: ['validTo'],
+  });
+export type Sale = z.infer<typeof SaleV1>;
+
+export const ProfileV1 = z.object({
+  v: z.literal(1),
+  eventId: Id,
+  userId: Id,
+  timeZone: TimeZone,
+  locale: z.string().min(2).max(35),
+  pushOptIn: z.boolean(),
+  devices: z.array(Device).max(20),
+  home: GeoPoint.optional(),
+  at: Instant,
+});
+export type Profile = z.infer<typeof ProfileV1>;
+
+export const FeedbackV1 = z.object({
+  v: z.literal(1),
+  eventId: Id,
+  pushId: Id,
+  userId: Id,
+  strategy: Strategy,
+  candidateId: Id.optional(),
+  type: z.enum(['delivered', 'opened', 'clicked', 'converted']),
+  at: Instant,
+});
+export type Feedback = z.infer<typeof FeedbackV1>;
+
+export const PushSentV1 = z.object({
+  v: z.literal(1),
+  pushId: Id,
+  userId: Id,
+  strategy: Strategy,
+  targetId: Id,
+  candidate: z.object({ id: Id, kind: z.enum(['store', 'sale']), category: Category }),
+  title: z.string(),
+  body: z.string(),
+  deepLink: z.string(),
+  devices: z.array(Device),
+  score: z.number(),
+  sentAt: Instant,
+});
+export type PushSent = z.infer<typeof PushSentV1>;
+
+export const DeadLetterV1 = z.object({
+  v: z.literal(1),
+  reason: z.string(),
+  source: z.object({ topic: z.string(), partition: z.number().int(), offset: z.string() }),
+  key: z.string().nullable().describe('original key, base64'),
+  value: z.string().nullable().describe('original bytes, base64'),
+  worker: z.string(),
+  at: Instant,
+});
+export type DeadLetter = z.infer<typeof DeadLetterV1>;
