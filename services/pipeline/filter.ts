@@ -1,0 +1,55 @@
+/**
+ * Filter: drops the users Herald must not push, and records why: unknown (no profile yet), opted out, no
+ * device, already contacted in this window, or every candidate past its deadline.
+ */
+import type { StageHandler } from '../../shared/stage';
+import type { Group } from '../../shared/schemas/jobs.schema';
+import type { DropRecord, StateStore, UserState } from '../state/state-store';
+
+export type DropReason = 'unknown_user' | 'opted_out' | 'no_device' | 'cooldown' | 'expired';
+
+export function dropReason(user: UserState | undefined, contacted: boolean): DropReason | null {
+  if (!user) return 'unknown_user';
+  if (!user.optIn) return 'opted_out';
+  if (user.devices.length === 0) return 'no_device';
+  if (contacted) return 'cooldown';
+  return null;
+}
+
+/** Pure: the group's users split into those kept and those dropped, with the reason. */
+export function filterGroup(
+  group: Group,
+  users: ReadonlyMap<string, UserState>,
+  contacted: ReadonlySet<string>,
+  now: number,
+): { kept: Group | null; drops: DropRecord[] } {
+  const candidates = group.candidates.filter((c) => c.deadline === undefined || c.deadline > now);
+  const drops: DropRecord[] = [];
+  const keptIds: string[] = [];
+  for (const userId of group.userIds) {
+    const reason = candidates.length === 0 ? 'expired' : dropReason(users.get(userId), contacted.has(userId));
+    if (reason) drops.push({ userId, reason, strategy: group.strategy, targetId: group.targetId });
+    else keptIds.push(userId);
+  }
+  return { kept: keptIds.length ? { ...group, candidates, userIds: keptIds } : null, drops };
+}
+
+export function createFilterStage(deps: {
+  store: Pick<StateStore, 'getUsers' | 'contacted' | 'recordDrops'>;
+  now: () => number;
+}): StageHandler<'filter'> {
+  return async ({ groups }) => {
+    const ids = [...new Set(groups.flatMap((g) => g.userIds))];
+    const [users, contacted] = await Promise.all([deps.store.getUsers(ids), deps.store.contacted(ids)]);
+    const now = deps.now();
+    const kept: Group[] = [];
+    const drops: DropRecord[] = [];
+    for (const g of groups) {
+      const r = filterGroup(g, users, contacted, now);
+      if (r.kept) kept.push(r.kept);
+      drops.push(...r.drops);
+    }
+    await deps.store.recordDrops(drops);
+    return kept.length ? [{ queue: 'score' as const, payload: { groups: kept } }] : [];
+  };
+}

@@ -1,0 +1,29 @@
+/** Target: what could be notified. Each trigger goes to its strategy; targets travel in batches. */
+import { SchemaError } from '../../shared/errors';
+import { chunk } from '../../shared/ids';
+import type { StageHandler } from '../../shared/stage';
+import type { Target } from '../../shared/schemas/jobs.schema';
+import type { Catalog, StrategyPlugin } from '../strategies';
+
+export function createTargetStage(deps: {
+  strategies: Map<string, StrategyPlugin>;
+  catalog: Catalog;
+  batchSize: number;
+}): StageHandler<'target'> {
+  return async ({ triggers }) => {
+    const targets: Target[] = [];
+    for (const t of triggers) {
+      const strategy = deps.strategies.get(t.strategy);
+      if (!strategy) throw new SchemaError(`trigger ${t.triggerId}`, `unknown strategy ${t.strategy}`);
+      const target = await strategy.target(t, deps.catalog);
+      if (target) targets.push(target);
+    }
+    // A campaign target pages through every user by itself, so it travels alone.
+    const fanOut = targets.filter((t) => t.audience.kind === 'all');
+    const single = targets.filter((t) => t.audience.kind === 'user');
+    return [
+      ...fanOut.map((t) => ({ queue: 'audience' as const, payload: { targets: [t] } })),
+      ...chunk(single, deps.batchSize).map((ts) => ({ queue: 'audience' as const, payload: { targets: ts } })),
+    ];
+  };
+}

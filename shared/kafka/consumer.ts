@@ -1,0 +1,89 @@
+/**
+ * The Kafka consumer wrapper. For each batch: validate every message, dead-letter what fails, hand the rest
+ * to the domain, and commit the offsets only after the domain's writes are durable (DESIGN rule 5). A bad
+ * message never stalls a partition; a Redis outage does (the batch is retried, nothing is skipped).
+ */
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Clock } from '../clock';
+import type { DeadLetters, Refused } from '../dead-letter';
+import type { Logger } from '../logger';
+import { TOPICS, topicName, type TopicEvent, type TopicKey } from '../topics';
+import { parseEvent } from '../validate';
+
+export interface Consumed<K extends TopicKey = TopicKey> {
+  topic: K;
+  event: TopicEvent<K>;
+  partition: number;
+  offset: string;
+}
+
+export interface ConsumerOptions<K extends TopicKey> {
+  kafka: Kafka;
+  groupId: string;
+  topics: readonly K[];
+  topicPrefix: string;
+  clock: Clock;
+  deadLetters: DeadLetters;
+  logger: Logger;
+  /** Must be idempotent: after a crash the same events come again. */
+  handle: (events: Array<Consumed<K>>) => Promise<void>;
+  /** Called after each committed batch with its counts (for metrics and tests). */
+  onBatch?: (counts: { ok: number; refused: number }) => void;
+}
+
+export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>): Promise<Consumer> {
+  const byName = new Map<string, K>(opts.topics.map((k) => [topicName(opts.topicPrefix, k), k]));
+  const consumer = opts.kafka.consumer({
+    groupId: opts.groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxWaitTimeInMs: 100,
+    allowAutoTopicCreation: false,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+      if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      const key = byName.get(batch.topic);
+      if (!key) throw new Error(`consumer ${opts.groupId}: message from unsubscribed topic ${batch.topic}`);
+      const now = opts.clock.now();
+      const good: Array<Consumed<K>> = [];
+      const refused: Refused[] = [];
+      for (const m of batch.messages) {
+        const parsed = parseEvent(key, m.value, now);
+        if (parsed.ok) good.push({ topic: key, event: parsed.event, partition: batch.partition, offset: m.offset });
+        else {
+          refused.push({
+            reason: parsed.reason,
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key,
+            value: m.value,
+          });
+        }
+      }
+      await opts.deadLetters.send(refused);
+      if (good.length > 0) await opts.handle(good);
+      const next = (BigInt(batch.lastOffset()) + 1n).toString();
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+      await heartbeat();
+      if (refused.length > 0) {
+        opts.logger.warn({ topic: batch.topic, refused: refused.length, first: refused[0]?.reason }, 'dead-lettered');
+      }
+      opts.onBatch?.({ ok: good.length, refused: refused.length });
+    },
+  });
+  return consumer;
+}
+
+/** Parses topic keys so a handler can switch on `topic` with a typed event. */
+export function isTopic<K extends TopicKey>(c: Consumed, key: K): c is Consumed<K> {
+  return c.topic === key;
+}
+
+export { TOPICS };

@@ -1,0 +1,73 @@
+/**
+ * The queue factory and batch envelope: every stage enqueues through `enqueue`, which validates the payload
+ * against the catalog and applies the queue's attempts, backoff and retention.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { SchemaError } from './errors';
+import { QUEUES, QUEUE_KEYS, type QueueKey, type QueuePayload } from './queues';
+
+/** BullMQ key prefix. Queue names carry a hash tag so each queue lives in one Redis Cluster slot. */
+export function bullPrefix(prefix: string): string {
+  return `${prefix}:bull`;
+}
+
+export function queueName(key: QueueKey): string {
+  return `{${QUEUES[key].name}}`;
+}
+
+/** One job to add: `id` must be deterministic so a retried producer adds it once. */
+export interface Outgoing<K extends QueueKey = QueueKey> {
+  queue: K;
+  id: string;
+  payload: QueuePayload<K>;
+}
+
+export type Queues = Record<QueueKey, Queue>;
+
+/** Retention: completed jobs stay an hour (ids dedupe retries meanwhile); failed ones wait a week for an operator. */
+export function jobOptions(key: QueueKey, id: string): JobsOptions {
+  const q = QUEUES[key];
+  return {
+    jobId: id,
+    attempts: q.attempts,
+    backoff: { type: 'exponential', delay: q.backoffMs },
+    removeOnComplete: { age: 3600, count: 5000 },
+    removeOnFail: { age: 7 * 86_400 },
+  };
+}
+
+export function createQueues(connection: Redis, prefix: string): Queues {
+  const out = {} as Queues;
+  for (const key of QUEUE_KEYS) out[key] = new Queue(queueName(key), { connection, prefix: bullPrefix(prefix) });
+  return out;
+}
+
+export function validatePayload<K extends QueueKey>(key: K, payload: unknown, where: string): QueuePayload<K> {
+  const parsed = QUEUES[key].schema.safeParse(payload);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new SchemaError(where, `payload of queue ${key} is invalid at ${first?.path.join('.') || '(root)'}: ${first?.message}`);
+  }
+  return parsed.data as QueuePayload<K>;
+}
+
+/** Validates and adds jobs, one addBulk per queue. */
+export async function enqueue(queues: Queues, jobs: readonly Outgoing[]): Promise<void> {
+  const byQueue = new Map<QueueKey, Outgoing[]>();
+  for (const job of jobs) {
+    validatePayload(job.queue, job.payload, `enqueue ${job.queue} ${job.id}`);
+    const list = byQueue.get(job.queue) ?? [];
+    list.push(job);
+    byQueue.set(job.queue, list);
+  }
+  await Promise.all(
+    [...byQueue].map(([key, list]) =>
+      queues[key].addBulk(list.map((j) => ({ name: key, data: j.payload, opts: jobOptions(key, j.id) }))),
+    ),
+  );
+}
+
+export async function closeQueues(queues: Queues): Promise<void> {
+  await Promise.all(Object.values(queues).map((q) => q.close()));
+}

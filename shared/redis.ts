@@ -1,0 +1,23 @@
+import { Redis } from 'ioredis';
+import type { Logger } from './logger';
+
+/**
+ * A Redis connection fit for BullMQ workers (maxRetriesPerRequest: null: a blocked command waits for Redis
+ * to come back instead of failing the job).
+ */
+export function createRedis(url: string, name = 'herald'): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, enableAutoPipelining: false });
+}
+
+/** DESIGN: BullMQ is only safe under `noeviction`; warn once at start when Redis says otherwise. */
+export async function checkRedisPolicy(redis: Redis, logger: Logger): Promise<void> {
+  try {
+    const res = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const policy = res[1];
+    if (policy && policy !== 'noeviction') {
+      logger.warn({ policy }, `redis maxmemory-policy is ${policy}; BullMQ needs noeviction or jobs may vanish`);
+    }
+  } catch {
+    // Managed Redis often forbids CONFIG; nothing to check then.
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Runs one pipeline stage: a BullMQ worker that parses each job against the catalog, hands the batch to the
+ * domain, and enqueues what the domain returns. Nothing else happens in the transport.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { isRetriable } from './errors';
+import { stableId } from './ids';
+import type { Logger } from './logger';
+import { bullPrefix, enqueue, queueName, validatePayload, type Outgoing, type Queues } from './queue';
+import type { QueueKey, QueuePayload } from './queues';
+
+export interface StageContext {
+  jobId: string;
+  attempt: number;
+}
+
+/** A stage's domain: a batch in, jobs for the next stages out. */
+export type StageHandler<K extends QueueKey> = (
+  payload: QueuePayload<K>,
+  ctx: StageContext,
+) => Promise<Array<Omit<Outgoing, 'id'> & { id?: string }>>;
+
+export interface StageOptions<K extends QueueKey> {
+  stage: K;
+  connection: Redis;
+  queues: Queues;
+  prefix: string;
+  handle: StageHandler<K>;
+  logger: Logger;
+  /** Jobs processed at once. Default 2. */
+  concurrency?: number;
+  /** Job lock; a killed worker's job becomes stalled and is retried after about this long. Default 30000. */
+  lockMs?: number;
+}
+
+export function runStage<K extends QueueKey>(opts: StageOptions<K>): Worker {
+  const { stage, logger } = opts;
+  const lockMs = opts.lockMs ?? 30_000;
+  const worker = new Worker(
+    queueName(stage),
+    async (job: Job) => {
+      const jobId = job.id ?? 'unknown';
+      try {
+        const payload = validatePayload(stage, job.data, `job ${stage}/${jobId}`);
+        const started = performance.now();
+        const outs = await opts.handle(payload, { jobId, attempt: job.attemptsMade + 1 });
+        // Ids derive from this job's id, so a retry of this job adds the same jobs, which BullMQ keeps once.
+        const jobs = outs.map((o, i) => ({ ...o, id: o.id ?? stableId(o.queue, stage, jobId, i) }) as Outgoing);
+        await enqueue(opts.queues, jobs);
+        logger.debug({ jobId, out: jobs.length, ms: Math.round(performance.now() - started) }, 'batch done');
+        return { out: jobs.length };
+      } catch (err) {
+        if (!isRetriable(err)) {
+          logger.error({ jobId, err }, 'permanent failure; job goes to the failed set');
+          throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+        }
+        logger.warn({ jobId, err, attempt: job.attemptsMade + 1 }, 'batch failed; will retry');
+        throw err;
+      }
+    },
+    {
+      connection: opts.connection,
+      prefix: bullPrefix(opts.prefix),
+      concurrency: opts.concurrency ?? 2,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
+      maxStalledCount: 3,
+    },
+  );
+  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+  return worker;
+}

@@ -1,0 +1,7 @@
+import { contactWindowMs } from '../../shared/config';
+import { createConciliateStage } from '../../services/pipeline/conciliate';
+import { stageMain } from '../stage-main';
+
+stageMain('conciliate', 'conciliate', (rt) =>
+  createConciliateStage({ store: rt.store, contactWindowMs: contactWindowMs(rt.config) }),
+);

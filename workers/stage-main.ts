@@ -1,0 +1,32 @@
+/** The entry point of a BullMQ stage process: build the handler once, run the stage, own the shutdown. */
+import type { QueueKey } from '../shared/queues';
+import { onShutdown } from '../shared/shutdown';
+import { runStage, type StageHandler } from '../shared/stage';
+import { boot, fatal, type Runtime } from './boot';
+
+export function stageMain<K extends QueueKey>(
+  name: string,
+  stage: K,
+  makeHandler: (rt: Runtime) => StageHandler<K>,
+): Runtime {
+  const rt = boot(name);
+  let handle: StageHandler<K>;
+  try {
+    handle = makeHandler(rt);
+  } catch (err) {
+    fatal(rt.logger, err);
+  }
+  const worker = runStage({
+    stage,
+    connection: rt.redis,
+    queues: rt.queues,
+    prefix: rt.config.HERALD_PREFIX,
+    handle,
+    logger: rt.logger,
+    concurrency: rt.config.STAGE_CONCURRENCY,
+    lockMs: rt.config.STAGE_LOCK_MS,
+  });
+  onShutdown(rt.logger, [() => worker.close(), () => rt.close()]);
+  rt.logger.info({ stage }, 'started');
+  return rt;
+}
