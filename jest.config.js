@@ -14,7 +14,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.int.test.ts'],
       testEnvironment: 'node',
       transform,
-      testTimeout: 180000,
+      setupFilesAfterEnv: ['<rootDir>/test/helpers/integration-setup.ts'],
     },
   ],
 };

@@ -47,6 +47,8 @@ const schema = z.object({
   SEND_LOCAL_HOUR: int(0, 23).default(10),
   /** How often send-time looks for due users, in ms. Default 250. */
   SEND_POLL_MS: int(10, 60_000).default(250),
+  /** Real ms a delivery batch stays leased to one send-time process; a dead one's batch is retaken after it. Default 30000. */
+  SEND_LEASE_MS: int(500, 600_000).default(30_000),
   /** Path of the JSON-lines file the development sink appends to. Default out/pushes.jsonl. */
   SINK_FILE: z.string().min(1).default('out/pushes.jsonl'),
   /** Also print each push on stdout. Default false. */

@@ -46,7 +46,7 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 1,
-    eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
       const key = byName.get(batch.topic);
       if (!key) throw new Error(`consumer ${opts.groupId}: message from unsubscribed topic ${batch.topic}`);
@@ -69,6 +69,9 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
       }
       await opts.deadLetters.send(refused);
       if (good.length > 0) await opts.handle(good);
+      // Both steps are needed: resolving moves this consumer's fetch position (without it kafkajs fetches
+      // the same batch again), committing makes the position survive a restart.
+      resolveOffset(batch.lastOffset());
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
       await heartbeat();

@@ -1,0 +1,114 @@
+/**
+ * Watching a running pipeline from the outside: consumer lag, pending jobs per stage, users waiting for
+ * delivery, filter drops and counters. Used by `npm start`, the tests and operators.
+ */
+import { Redis } from 'ioredis';
+import type { Config } from '../../shared/config';
+import { createKafka } from '../../shared/kafka/client';
+import { stateKeys } from '../../shared/keys';
+import { closeQueues, createQueues, type Queues } from '../../shared/queue';
+import { QUEUE_KEYS } from '../../shared/queues';
+import { INGEST_TOPICS, topicName, type TopicKey } from '../../shared/topics';
+
+/** Whether the consumer group has committed everything written to `topics` so far. */
+export async function groupCaughtUp(config: Config, groupId: string, topics: readonly TopicKey[]): Promise<boolean> {
+  const admin = createKafka(config.KAFKA_BROKERS, 'herald-probe').admin();
+  await admin.connect();
+  try {
+    const names = topics.map((t) => topicName(config.KAFKA_TOPIC_PREFIX, t));
+    const committed = await admin.fetchOffsets({ groupId, topics: names });
+    for (const name of names) {
+      const ends = await admin.fetchTopicOffsets(name);
+      const mine = committed.find((c) => c.topic === name)?.partitions ?? [];
+      for (const e of ends) {
+        const c = BigInt(mine.find((p) => p.partition === e.partition)?.offset ?? '-1');
+        if (BigInt(e.high) > 0n && c < BigInt(e.high)) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export class PipelineProbe {
+  readonly redis: Redis;
+  readonly queues: Queues;
+  readonly keys: ReturnType<typeof stateKeys>;
+
+  constructor(private readonly config: Config) {
+    this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    this.queues = createQueues(this.redis, config.HERALD_PREFIX);
+    this.keys = stateKeys(config.HERALD_PREFIX);
+  }
+
+  /** Jobs not yet finished, over every stage queue (the campaigns queue holds the next tick and is left out). */
+  async pendingJobs(): Promise<number> {
+    let n = 0;
+    for (const k of QUEUE_KEYS) {
+      if (k === 'campaigns') continue;
+      const c = await this.queues[k].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+      n += Object.values(c).reduce((a, b) => a + b, 0);
+    }
+    return n;
+  }
+
+  async completedJobs(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const k of QUEUE_KEYS) out[k] = (await this.queues[k].getJobCounts('completed')).completed ?? 0;
+    return out;
+  }
+
+  async failedJobs(): Promise<number> {
+    let n = 0;
+    for (const k of QUEUE_KEYS) n += (await this.queues[k].getJobCounts('failed')).failed ?? 0;
+    return n;
+  }
+
+  /** True when ingest has committed everything, no stage job is pending and nobody is due for delivery. */
+  async idle(now: number): Promise<boolean> {
+    if (!(await groupCaughtUp(this.config, `${this.config.KAFKA_GROUP_PREFIX}-ingest`, INGEST_TOPICS))) return false;
+    if ((await this.pendingJobs()) > 0) return false;
+    const [due, inflight] = await Promise.all([
+      this.redis.zcount(this.keys.due, '-inf', now),
+      this.redis.zcard(this.keys.inflight),
+    ]);
+    return due + inflight === 0;
+  }
+
+  /** Waits until the pipeline is idle twice in a row, half a second apart. */
+  async settle(timeoutMs = 90_000, now: () => number = Date.now): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (await this.idle(now())) {
+        await new Promise((r) => setTimeout(r, 500));
+        if (await this.idle(now())) return;
+      }
+      if (Date.now() > deadline) throw new Error(`the pipeline did not settle within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async drops(): Promise<Array<{ user: string; reason: string; strategy: string }>> {
+    const rows = await this.redis.xrange(this.keys.filterLog, '-', '+');
+    return rows.map(([, f]) => {
+      const m: Record<string, string> = {};
+      for (let i = 0; i < f.length; i += 2) m[f[i]!] = f[i + 1]!;
+      return { user: m.user!, reason: m.reason!, strategy: m.strategy! };
+    });
+  }
+
+  async counters(): Promise<{ stats: Record<string, number>; drops: Record<string, number> }> {
+    const num = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
+    const [stats, drops] = await Promise.all([
+      this.redis.hgetall(this.keys.stats),
+      this.redis.hgetall(this.keys.filterDrops),
+    ]);
+    return { stats: num(stats), drops: num(drops) };
+  }
+
+  async close(): Promise<void> {
+    await closeQueues(this.queues);
+    await this.redis.quit();
+  }
+}

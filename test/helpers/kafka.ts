@@ -1,0 +1,51 @@
+/** Produce to and read from a test's real Kafka topics. */
+import { randomBytes } from 'node:crypto';
+import type { Consumer } from 'kafkajs';
+import type { Config } from '../../shared/config';
+import { createKafka } from '../../shared/kafka/client';
+import { TOPICS, topicName, type TopicKey } from '../../shared/topics';
+
+export async function produce(config: Config, topic: TopicKey, events: ReadonlyArray<object | string>): Promise<void> {
+  const producer = createKafka(config.KAFKA_BROKERS, 'herald-test-producer').producer();
+  await producer.connect();
+  try {
+    const keyField = TOPICS[topic].key;
+    for (let i = 0; i < events.length; i += 2000) {
+      await producer.send({
+        topic: topicName(config.KAFKA_TOPIC_PREFIX, topic),
+        acks: -1,
+        messages: events.slice(i, i + 2000).map((e) => ({
+          key: typeof e === 'string' ? 'raw' : String((e as Record<string, unknown>)[keyField] ?? ''),
+          value: typeof e === 'string' ? e : JSON.stringify(e),
+        })),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface Collected<T> {
+  messages: Array<{ key: string | null; value: T; partition: number; offset: string }>;
+  stop(): Promise<void>;
+}
+
+/** Reads a topic from the beginning into `messages` until stopped. */
+export async function collect<T = unknown>(config: Config, topic: TopicKey): Promise<Collected<T>> {
+  const kafka = createKafka(config.KAFKA_BROKERS, 'herald-test-reader');
+  const consumer: Consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 100 });
+  const messages: Collected<T>['messages'] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic: topicName(config.KAFKA_TOPIC_PREFIX, topic), fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      messages.push({
+        key: message.key?.toString() ?? null,
+        value: JSON.parse(message.value!.toString()) as T,
+        partition,
+        offset: message.offset,
+      });
+    },
+  });
+  return { messages, stop: () => consumer.disconnect() };
+}
