@@ -35,6 +35,7 @@ async function main() {
     clock,
     contactWindowMs: contactWindowMs(config),
     batchSize: config.BATCH_SIZE,
+    leaseRealMs: config.SEND_LEASE_MS,
     logger,
   });
   const worker = runStage({
