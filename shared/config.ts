@@ -16,7 +16,7 @@ const schema = z.object({
   /** Prefix of every Redis key Herald writes, queues included. Default `herald`. */
   HERALD_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_\-]+$/, 'letters, digits, _ and - only')
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
     .default('herald'),
   /** Comma-separated Kafka bootstrap servers. Default 127.0.0.1:19092 (the local broker of stack:up). */
   KAFKA_BROKERS: z
@@ -27,7 +27,7 @@ const schema = z.object({
   /** Prefix of every topic name. Default `herald.`. */
   KAFKA_TOPIC_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9._\-]*$/)
+    .regex(/^[A-Za-z0-9._-]*$/)
     .default('herald.'),
   /** Prefix of every consumer group id. Default `herald`. */
   KAFKA_GROUP_PREFIX: z.string().min(1).default('herald'),

@@ -46,7 +46,7 @@ export function runStage<K extends QueueKey>(opts: StageOptions<K>): Worker {
         const started = performance.now();
         const outs = await opts.handle(payload, { jobId, attempt: job.attemptsMade + 1 });
         // Ids derive from this job's id, so a retry of this job adds the same jobs, which BullMQ keeps once.
-        const jobs = outs.map((o, i) => ({ ...o, id: o.id ?? stableId(o.queue, stage, jobId, i) }) as Outgoing);
+        const jobs = outs.map((o, i) => ({ ...o, id: o.id ?? stableId(o.queue, stage, jobId, i) }));
         await enqueue(opts.queues, jobs);
         logger.debug({ jobId, out: jobs.length, ms: Math.round(performance.now() - started) }, 'batch done');
         return { out: jobs.length };

@@ -68,7 +68,7 @@ async function main() {
     KAFKA_TOPIC_PREFIX: `${runId}.`,
     KAFKA_GROUP_PREFIX: runId,
     SINK_FILE: process.env.SINK_FILE ?? join('out', `${runId}-pushes.jsonl`),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
   };
   const config = loadConfig({ ...process.env, ...vars });
   const say = (s: string) => process.stdout.write(`${s}\n`);

@@ -46,8 +46,9 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 1,
-    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-      if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
       const key = byName.get(batch.topic);
       if (!key) throw new Error(`consumer ${opts.groupId}: message from unsubscribed topic ${batch.topic}`);
       const now = opts.clock.now();
@@ -71,10 +72,10 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
       if (good.length > 0) await opts.handle(good);
       // Both steps are needed: resolving moves this consumer's fetch position (without it kafkajs fetches
       // the same batch again), committing makes the position survive a restart.
-      resolveOffset(batch.lastOffset());
+      payload.resolveOffset(batch.lastOffset());
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-      await heartbeat();
+      await payload.heartbeat();
       if (refused.length > 0) {
         opts.logger.warn({ topic: batch.topic, refused: refused.length, first: refused[0]?.reason }, 'dead-lettered');
       }

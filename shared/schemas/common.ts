@@ -20,7 +20,7 @@ export const Category = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[a-z0-9_\-]+$/, 'lower-case slug');
+  .regex(/^[a-z0-9_-]+$/, 'lower-case slug');
 
 /** A percentage discount, 0 to 100. */
 export const Discount = z.number().min(0).max(100);

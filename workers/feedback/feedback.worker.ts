@@ -9,7 +9,7 @@ import { boot, fatal } from '../boot';
 async function main() {
   const rt = boot('feedback');
   const { config, logger, clock, store } = rt;
-  const kafka = createKafka(config.KAFKA_BROKERS, 'herald-feedback');
+  const kafka = createKafka(config.KAFKA_BROKERS, 'herald-feedback', logger);
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
   const fold = createFeedback({ store });
   const consumer = await runConsumer({

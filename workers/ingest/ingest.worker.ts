@@ -11,7 +11,7 @@ import { boot, fatal } from '../boot';
 async function main() {
   const rt = boot('ingest');
   const { config, logger, clock, store, queues } = rt;
-  const kafka = createKafka(config.KAFKA_BROKERS, 'herald-ingest');
+  const kafka = createKafka(config.KAFKA_BROKERS, 'herald-ingest', logger);
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
   const ingest = createIngest({ store, batchSize: config.BATCH_SIZE });
   const deadLetters = createDeadLetters(producer, config.KAFKA_TOPIC_PREFIX, 'ingest', clock);

@@ -17,7 +17,7 @@ import { boot, fatal } from '../boot';
 async function main() {
   const rt = boot('send-time');
   const { config, logger, clock, store } = rt;
-  const kafka = createKafka(config.KAFKA_BROKERS, 'herald-send-time');
+  const kafka = createKafka(config.KAFKA_BROKERS, 'herald-send-time', logger);
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
   const sink = await openFileSink(config.SINK_FILE, { console: config.SINK_CONSOLE });
   const pushSent = topicName(config.KAFKA_TOPIC_PREFIX, 'pushSent');

@@ -1,0 +1,431 @@
+/**
+ * What the world's users do, as the Kafka events production would carry: purchases (with sequential
+ * category affinity built in), browsing, location pings, profile changes; plus the stores and the daily
+ * sales. Pure and deterministic: a (user, day) pair has its own random streams, so a day can be generated
+ * alone, in any order, or in shards of users.
+ *
+ * Sequential affinity: after an organic purchase in A, for each B that follows A in the affinity table the
+ * user buys B with probability `affinity * followUpScale`, at an active hour within `followUpWindowDays`.
+ * Follow-ups are derived from the organic purchases of the previous days (re-drawn from the same streams), so
+ * no state is carried between calls. Follow-ups do not trigger further follow-ups.
+ */
+import type { TopicEvent, TopicKey } from '../../../shared/topics';
+import type { ZoneShare } from './catalog';
+import { DAY_MS, SLOTS_PER_DAY, SLOT_MS } from './calendar';
+import { Rng, hashSeed } from './rng';
+import {
+  activeInstant,
+  activeInstantBetween,
+  devicesAt,
+  pushOptInAt,
+  salesOfDay,
+  userId,
+  type World,
+} from './world';
+
+/** One event for a topic, with its Kafka key and its instant (epoch ms, equal to `value.at`). */
+export interface SimEvent<K extends TopicKey = TopicKey> {
+  topic: K;
+  key: string;
+  value: TopicEvent<K>;
+  at: number;
+}
+/** A SimEvent of any topic, discriminated by `topic`. */
+export type AnySimEvent = { [K in TopicKey]: SimEvent<K> }[TopicKey];
+
+export interface GenerateDayOptions {
+  /**
+   * Seed of the behaviour streams. Default the world's seed. Every day of one run must use the same seed
+   * (follow-ups are re-derived from previous days); a different seed also changes the event ids.
+   */
+  seed?: number;
+  /** Publish the day's sales at the day's start. Default true. */
+  includeSales?: boolean;
+  /** Only users with index in [from, to) (to shard generation). Default all. */
+  users?: { from: number; to: number };
+}
+
+const MINUTE_MS = 60_000;
+
+let isoDay = NaN;
+let isoPrefix = '';
+/** `new Date(ms).toISOString()`, several times faster for instants of the same day (the common case here). */
+export function iso(ms: number): string {
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== isoDay || !Number.isSafeInteger(ms)) {
+    if (!Number.isSafeInteger(ms)) return new Date(ms).toISOString();
+    isoDay = day;
+    isoPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11);
+  }
+  let r = ms - day * DAY_MS;
+  const h = Math.floor(r / 3_600_000);
+  r -= h * 3_600_000;
+  const m = Math.floor(r / 60_000);
+  r -= m * 60_000;
+  const s = Math.floor(r / 1000);
+  const milli = r - s * 1000;
+  return flat(`${isoPrefix}${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${s < 10 ? '0' : ''}${s}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`);
+}
+
+/**
+ * V8 keeps a concatenated string as a rope (a tree of its pieces, ~300 bytes for an ISO instant) until it is
+ * read; reading a character flattens it in place. Events are kept by the hundred thousand, so flatten now.
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
+/** Stores and user profiles as of the start of the run (default one minute before day 0). */
+export function initialEvents(world: World, atMs: number = world.startMs - MINUTE_MS): AnySimEvent[] {
+  const out: AnySimEvent[] = [];
+  const at = iso(atMs);
+  for (const s of world.stores) {
+    out.push({
+      topic: 'stores',
+      key: s.id,
+      at: atMs,
+      value: {
+        v: 1,
+        eventId: `sto-${s.id}-init`,
+        storeId: s.id,
+        name: s.name,
+        category: s.category,
+        lat: s.lat,
+        lon: s.lon,
+        discount: s.discount,
+        at,
+      },
+    });
+  }
+  for (let i = 0; i < world.users.count; i++) out.push(profileEvent(world, i, atMs, `prf-${userId(world, i)}-init`));
+  return out;
+}
+
+/** The sales published on `day`, at the day's start. */
+export function generateSales(world: World, day: number): SimEvent<'sales'>[] {
+  const atMs = world.calendar.dayStart(day);
+  const at = iso(atMs);
+  return salesOfDay(world, day).map((s) => ({
+    topic: 'sales',
+    key: s.id,
+    at: atMs,
+    value: {
+      v: 1,
+      eventId: `sal-${s.id}`,
+      saleId: s.id,
+      title: s.title,
+      category: s.category,
+      discount: s.discount,
+      validFrom: iso(s.validFrom),
+      validTo: iso(s.validTo),
+      deepLink: s.deepLink,
+      at,
+    },
+  }));
+}
+
+/** Everything that happens in the UTC window of `day`, sorted by instant (stable: generation order on ties). */
+export function generateDay(world: World, day: number, options: GenerateDayOptions = {}): AnySimEvent[] {
+  const seed = options.seed ?? world.seed;
+  const from = Math.max(0, options.users?.from ?? 0);
+  const to = Math.min(world.users.count, options.users?.to ?? world.users.count);
+  const gen = new DayGenerator(world, day, seed);
+  const out: AnySimEvent[] = options.includeSales === false ? [] : generateSales(world, day);
+  for (let i = from; i < to; i++) gen.user(i, out);
+  return sortByInstant(out);
+}
+
+/**
+ * Stable sort by `at`. A comparator sort of 600,000 objects costs about a second; packing (instant, index)
+ * into one float and sorting a Float64Array is several times faster.
+ */
+function sortByInstant<T extends { at: number }>(events: T[]): T[] {
+  if (events.length === 0) return events;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const e of events) {
+    if (e.at < min) min = e.at;
+    if (e.at > max) max = e.at;
+  }
+  const n = events.length;
+  if ((max - min + 1) * n >= Number.MAX_SAFE_INTEGER) return events.sort((a, b) => a.at - b.at);
+  const keys = new Float64Array(n);
+  for (let k = 0; k < n; k++) keys[k] = ((events[k] as T).at - min) * n + k;
+  keys.sort();
+  const out = new Array<T>(n);
+  for (let k = 0; k < n; k++) out[k] = events[(keys[k] as number) % n] as T;
+  return out;
+}
+
+interface PlannedPurchase {
+  id: string;
+  at: number;
+  category: number;
+}
+
+/**
+ * The organic purchases of user `i` on `day` and the follow-ups they trigger (which may fall on later days).
+ * Exposed for tests and analyses; `generateDay` emits them.
+ */
+export function plannedPurchases(
+  world: World,
+  i: number,
+  day: number,
+  seed: number = world.seed,
+): { organic: PlannedPurchase[]; followUps: PlannedPurchase[] } {
+  const organic: PlannedPurchase[] = [];
+  const followUps: PlannedPurchase[] = [];
+  const u = world.users;
+  const rng = new Rng(hashSeed(seed, 'purchase', i, day));
+  const n = rng.poisson(u.purchaseRate[i] as number);
+  if (n === 0) return { organic, followUps };
+  const prefix = `pur-${idPart(world, seed)}${userId(world, i)}-${day}`;
+  const window = world.rates.followUpWindowDays * DAY_MS;
+  for (let k = 0; k < n; k++) {
+    const at = activeInstant(u, i, world.calendar, day, rng);
+    const category = sampleCategory(world, i, rng);
+    const id = flat(`${prefix}-${k}`);
+    organic.push({ id, at, category });
+    for (const edge of world.follows[category] ?? []) {
+      if (rng.next() < Math.min(1, edge.affinity * world.rates.followUpScale)) {
+        const fat = activeInstantBetween(u, i, world.calendar, at + 10 * MINUTE_MS, at + window, rng);
+        followUps.push({ id: flat(`${id}-f${edge.to}`), at: fat, category: edge.to });
+      }
+    }
+  }
+  return { organic, followUps };
+}
+
+function idPart(world: World, seed: number): string {
+  return seed === world.seed ? '' : `x${seed >>> 0}-`;
+}
+
+/** A category drawn from the user's latent preferences. */
+function sampleCategory(world: World, i: number, rng: Rng): number {
+  const C = world.categories.length;
+  const prefs = world.users.prefs;
+  let r = rng.next();
+  for (let c = 0; c < C; c++) {
+    r -= prefs[i * C + c] as number;
+    if (r < 0) return c;
+  }
+  return world.users.topCategory[i] as number;
+}
+
+function profileEvent(world: World, i: number, atMs: number, eventId: string): SimEvent<'profiles'> {
+  const u = world.users;
+  const id = userId(world, i);
+  return {
+    topic: 'profiles',
+    key: id,
+    at: atMs,
+    value: {
+      v: 1,
+      eventId,
+      userId: id,
+      timeZone: (world.zones[u.zone[i] as number] as ZoneShare).zone,
+      locale: world.locales[u.locale[i] as number] as string,
+      pushOptIn: pushOptInAt(world, i, atMs),
+      devices: devicesAt(world, i, atMs),
+      home: { lat: round6(u.homeLat[i] as number), lon: round6(u.homeLon[i] as number) },
+      at: iso(atMs),
+    },
+  };
+}
+
+class DayGenerator {
+  private readonly dayStart: number;
+  private readonly dayEnd: number;
+  private readonly slots: Uint8Array;
+  private readonly idp: string;
+  private readonly cosLat: number;
+
+  constructor(
+    private readonly world: World,
+    private readonly day: number,
+    private readonly seed: number,
+  ) {
+    this.dayStart = world.calendar.dayStart(day);
+    this.dayEnd = this.dayStart + DAY_MS;
+    this.slots = world.calendar.slots(day);
+    this.idp = idPart(world, seed);
+    this.cosLat = Math.cos((world.center.lat * Math.PI) / 180);
+  }
+
+  user(i: number, out: AnySimEvent[]): void {
+    const { world, day } = this;
+    const uid = userId(world, i);
+    const earliest = Math.max(0, day - Math.ceil(world.rates.followUpWindowDays));
+    for (let sd = earliest; sd <= day; sd++) {
+      const plan = plannedPurchases(world, i, sd, this.seed);
+      if (sd === day) for (const p of plan.organic) this.purchase(i, uid, p, out);
+      for (const p of plan.followUps) if (p.at >= this.dayStart && p.at < this.dayEnd) this.purchase(i, uid, p, out);
+    }
+    this.browse(i, uid, out);
+    this.pings(i, uid, out);
+    const u = world.users;
+    const opt = u.optToggleAt[i] as number;
+    if (opt >= this.dayStart && opt < this.dayEnd) out.push(profileEvent(world, i, opt, `prf-${this.idp}${uid}-${opt}-opt`));
+    const tok = u.tokenRefreshAt[i] as number;
+    if (tok >= this.dayStart && tok < this.dayEnd) out.push(profileEvent(world, i, tok, `prf-${this.idp}${uid}-${tok}-tok`));
+  }
+
+  /** Where the user is at `ms`: at work on weekdays 9-18 local (if they work), else at home. */
+  private whereIs(i: number, ms: number): { lat: number; lon: number } {
+    const u = this.world.users;
+    const w =
+      ms >= this.dayStart && ms < this.dayEnd
+        ? (this.slots[(u.zone[i] as number) * SLOTS_PER_DAY + Math.floor((ms - this.dayStart) / SLOT_MS)] as number)
+        : this.world.calendar.weekIndexAt(u.zone[i] as number, ms);
+    const weekday = Math.floor(w / 24) + 1;
+    const hour = w % 24;
+    if (u.hasWork[i] && weekday <= 5 && hour >= 9 && hour < 18) return { lat: u.workLat[i] as number, lon: u.workLon[i] as number };
+    return { lat: u.homeLat[i] as number, lon: u.homeLon[i] as number };
+  }
+
+  private clamp(ms: number): number {
+    return Math.min(this.dayEnd - 1, Math.max(this.dayStart, Math.round(ms)));
+  }
+
+  private purchase(i: number, uid: string, p: PlannedPurchase, out: AnySimEvent[]): void {
+    const { world } = this;
+    const rng = new Rng(hashSeed(this.seed, p.id));
+    const category = world.categories[p.category] as string;
+    const zone = world.zones[world.users.zone[i] as number] as ZoneShare;
+    const here = this.whereIs(i, p.at);
+    const candidates = world.storesByCategory[p.category] as Int32Array;
+    let storeId = `web-${category}`;
+    let location: { lat: number; lon: number } | undefined;
+    if (candidates.length > 0) {
+      // The nearest of a few stores the user happens to consider.
+      let best = -1;
+      let bestD = Infinity;
+      for (let k = Math.min(4, candidates.length); k > 0; k--) {
+        const s = world.stores[candidates[rng.int(candidates.length)] as number];
+        if (!s) continue;
+        const dy = s.lat - here.lat;
+        const dx = (s.lon - here.lon) * this.cosLat;
+        const d = dx * dx + dy * dy;
+        if (d < bestD) {
+          bestD = d;
+          best = s.index;
+        }
+      }
+      const store = world.stores[best];
+      if (store) {
+        storeId = store.id;
+        location = { lat: round6(store.lat + rng.normal(0, 0.0003)), lon: round6(store.lon + rng.normal(0, 0.0003)) };
+      }
+    }
+    const amount = Math.min(
+      1_000_000,
+      Math.max(0.5, Math.round((world.basketEur[p.category] as number) * zone.perEur * rng.logNormal(-0.1, 0.5) * 100) / 100),
+    );
+    if (rng.bernoulli(world.rates.browseTrailShare)) {
+      const product = `p-${category}-${rng.int(500)}`;
+      const suffix = p.id.slice(4);
+      this.browseEvent(uid, `brw-${suffix}-v`, 'view', category, product, this.clamp(p.at - rng.uniform(3, 25) * MINUTE_MS), out);
+      this.browseEvent(uid, `brw-${suffix}-c`, 'add_to_cart', category, product, this.clamp(p.at - rng.uniform(0.5, 3) * MINUTE_MS), out);
+      this.browseEvent(uid, `brw-${suffix}-p`, 'purchase', category, product, p.at, out);
+    }
+    out.push({
+      topic: 'purchases',
+      key: uid,
+      at: p.at,
+      value: {
+        v: 1,
+        eventId: p.id,
+        userId: uid,
+        storeId,
+        category,
+        amount,
+        currency: zone.currency,
+        at: iso(p.at),
+        ...(location ? { location } : {}),
+      },
+    });
+  }
+
+  private browseEvent(
+    uid: string,
+    eventId: string,
+    action: 'view' | 'add_to_cart' | 'purchase',
+    category: string,
+    productId: string,
+    at: number,
+    out: AnySimEvent[],
+  ): void {
+    out.push({
+      topic: 'browse',
+      key: uid,
+      at,
+      value: { v: 1, eventId: flat(eventId), userId: uid, action, category, productId: flat(productId), at: iso(at) },
+    });
+  }
+
+  private browse(i: number, uid: string, out: AnySimEvent[]): void {
+    const { world, day } = this;
+    const rng = new Rng(hashSeed(this.seed, 'browse', i, day));
+    const n = rng.poisson(world.users.browseRate[i] as number);
+    for (let k = 0; k < n; k++) {
+      let t = activeInstant(world.users, i, world.calendar, day, rng);
+      const c = rng.bernoulli(0.85) ? sampleCategory(world, i, rng) : rng.int(world.categories.length);
+      const category = world.categories[c] as string;
+      const views = 1 + rng.poisson(1.2);
+      let product = '';
+      for (let j = 0; j < views; j++) {
+        product = `p-${category}-${rng.int(500)}`;
+        this.browseEvent(uid, `brw-${this.idp}${uid}-${day}-s${k}-${j}`, 'view', category, product, this.clamp(t), out);
+        t += rng.uniform(20_000, 180_000);
+      }
+      if (rng.bernoulli(world.rates.abandonedCartShare)) {
+        this.browseEvent(uid, `brw-${this.idp}${uid}-${day}-s${k}-c`, 'add_to_cart', category, product, this.clamp(t), out);
+      }
+    }
+  }
+
+  private pings(i: number, uid: string, out: AnySimEvent[]): void {
+    const { world, day } = this;
+    const rng = new Rng(hashSeed(this.seed, 'ping', i, day));
+    const n = rng.poisson(world.users.pingRate[i] as number);
+    for (let k = 0; k < n; k++) {
+      const at = rng.bernoulli(0.5)
+        ? activeInstant(world.users, i, world.calendar, day, rng)
+        : this.dayStart + rng.int(DAY_MS);
+      let { lat, lon } = this.whereIs(i, at);
+      if (rng.bernoulli(0.1)) {
+        // Out and about somewhere in the city.
+        lat = world.center.lat + rng.normal(0, 3 / 111.32);
+        lon = world.center.lon + rng.normal(0, 3 / (111.32 * this.cosLat));
+      }
+      const accuracyM = rng.intBetween(5, 80);
+      const jitter = (accuracyM / 111_320) * 0.7;
+      out.push({
+        topic: 'locations',
+        key: uid,
+        at,
+        value: {
+          v: 1,
+          eventId: flat(`loc-${this.idp}${uid}-${day}-${k}`),
+          userId: uid,
+          lat: round6(clampLat(lat + rng.normal(0, jitter))),
+          lon: round6(wrapLon(lon + rng.normal(0, jitter / this.cosLat))),
+          accuracyM,
+          at: iso(at),
+        },
+      });
+    }
+  }
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+function clampLat(x: number): number {
+  return Math.max(-90, Math.min(90, x));
+}
+function wrapLon(x: number): number {
+  return x > 180 ? x - 360 : x < -180 ? x + 360 : x;
+}
+
