@@ -1,6 +1,7 @@
 /** Two tiers, told apart by name: `*.test.ts` is pure and fast, `*.int.test.ts` talks to real Redis and Kafka. */
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 module.exports = {
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
   projects: [
     {
       displayName: 'unit',
