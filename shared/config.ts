@@ -57,6 +57,20 @@ const schema = z.object({
   AFFINITY_PATH: z.string().min(1).default('infra/data/affinity.json'),
   /** Stores suggested per market-basket trigger, best affinity first. Default 20. */
   MARKET_BASKET_MAX_STORES: int(1, 1000).default(20),
+  /** Enabled strategies, comma-separated. Default market-basket,daily-sale. */
+  STRATEGIES: z
+    .string()
+    .default('market-basket,daily-sale')
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['market-basket', 'daily-sale'])).min(1)),
+  /**
+   * How the daily sale picks: `baseline` (the day's most-clicked sale to everyone), `segments` (the most-clicked
+   * sale of each user's dominant category), `personal` (the best of the day's top sales for each user by the
+   * score stage, from the user's purchase mix). Default personal.
+   */
+  DAILY_SALE_POLICY: z.enum(['baseline', 'segments', 'personal']).default('personal'),
+  /** Sales offered to the score stage per user under the personal policy. Default 20. */
+  DAILY_SALE_CANDIDATES: int(1, 200).default(20),
   /** Cron of the daily-sale campaign (BullMQ job scheduler). Default 0 9 * * * (09:00). */
   DAILY_SALE_CRON: z.string().min(9).default('0 9 * * *'),
   /** Time zone of DAILY_SALE_CRON. Default UTC. */

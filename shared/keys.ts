@@ -25,6 +25,8 @@ export function stateKeys(prefix: string) {
   return {
     /** hash: timeZone, locale, optIn, devices (JSON), lat, lon, lastCategory, lastPurchaseAt. TTL.user */
     user: (userId: string) => k(`user:${userId}`),
+    /** hash: category -> purchases of the user in it (each purchase counted once). TTL.user */
+    userCategories: (userId: string) => k(`cats:${userId}`),
     /** zset (all scores 0, lexicographic): every known user id, paged by audience. Bounded by the users. */
     users: k('users'),
     /** hash: name, category, lat, lon, discount. Bounded by the catalog. */

@@ -52,7 +52,7 @@ export function boot(name: string): Runtime {
 }
 
 export function strategiesAndCatalog(rt: Runtime) {
-  const strategies = createStrategies({ marketBasketMaxStores: rt.config.MARKET_BASKET_MAX_STORES });
+  const strategies = createStrategies(rt.config);
   const affinity = loadAffinity(rt.config.AFFINITY_PATH);
   const catalog: Catalog = {
     affinity,

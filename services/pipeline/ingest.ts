@@ -25,7 +25,10 @@ export interface IngestPlan {
   triggers: Trigger[];
 }
 
-export function planIngest(events: ReadonlyArray<Consumed<IngestTopic>>): IngestPlan {
+export function planIngest(
+  events: ReadonlyArray<Consumed<IngestTopic>>,
+  opts: { marketBasket: boolean } = { marketBasket: true },
+): IngestPlan {
   const fold: IngestPlan['fold'] = { profiles: [], stores: [], sales: [], purchases: [], locations: [], browse: [] };
   for (const c of events) {
     switch (c.topic) {
@@ -51,13 +54,14 @@ export function planIngest(events: ReadonlyArray<Consumed<IngestTopic>>): Ingest
   }
   // Fold in event time order so the latest location or profile wins within a batch.
   for (const list of Object.values(fold)) list.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-  return { fold, triggers: fold.purchases.map(marketBasketTrigger) };
+  return { fold, triggers: opts.marketBasket ? fold.purchases.map(marketBasketTrigger) : [] };
 }
 
-export function createIngest(deps: { store: StateStore; batchSize: number }) {
+export function createIngest(deps: { store: StateStore; batchSize: number; marketBasket: boolean }) {
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
-    const plan = planIngest(events);
+    const plan = planIngest(events, { marketBasket: deps.marketBasket });
     await deps.store.fold(plan.fold);
+    await deps.store.countCategories(plan.fold.purchases);
     await deps.store.markSeen(
       events.map((e) => `${e.topic}-${eventIdOf(e)}`),
       (i) => `in:${events[i]!.topic}`,

@@ -41,7 +41,9 @@ export function createScoreStage(deps: {
   scorer: Scorer;
 }): StageHandler<'score'> {
   return async ({ groups }) => {
-    const users = await deps.store.getUsers([...new Set(groups.flatMap((g) => g.userIds))]);
+    // Sale candidates are scored on the user's purchase mix; stores only need the profile.
+    const categories = groups.some((g) => g.candidates.some((c) => c.kind === 'sale'));
+    const users = await deps.store.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
     const picks = groups.flatMap((g) => scoreGroup(g, users, deps.scorer));
     return picks.length ? [{ queue: 'conciliate' as const, payload: { picks } }] : [];
   };

@@ -18,6 +18,8 @@ export interface UserState {
   devices: Device[];
   location?: GeoPoint;
   lastCategory?: string;
+  /** Purchases per category; loaded only when asked for (getUsers with categories). */
+  categories?: Record<string, number>;
 }
 
 export interface StoreState {
@@ -146,14 +148,34 @@ export function createStateStore(redisConn: Redis, prefix: string) {
       if (p.length > 0) await execOrThrow(p);
     },
 
-    async getUsers(userIds: readonly string[]): Promise<Map<string, UserState>> {
+    /** Counts each purchase once in its user's category mix. */
+    async countCategories(purchases: readonly Purchase[]): Promise<void> {
+      if (purchases.length === 0) return;
       const p = redis.pipeline();
-      for (const id of userIds) p.hmget(keys.user(id), ...USER_FIELDS);
+      for (const e of purchases) {
+        p.countOnce(keys.seen(`cat-${e.eventId}`), keys.userCategories(e.userId), TTL.seen, e.category);
+        p.pexpire(keys.userCategories(e.userId), TTL.user);
+      }
+      await execOrThrow(p);
+    },
+
+    async getUsers(userIds: readonly string[], opts: { categories?: boolean } = {}): Promise<Map<string, UserState>> {
+      const p = redis.pipeline();
+      for (const id of userIds) {
+        p.hmget(keys.user(id), ...USER_FIELDS);
+        if (opts.categories) p.hgetall(keys.userCategories(id));
+      }
       const res = await execOrThrow(p);
+      const step = opts.categories ? 2 : 1;
       const out = new Map<string, UserState>();
-      res.forEach((v, i) => {
-        const u = toUser(userIds[i]!, v as Array<string | null>);
-        if (u) out.set(u.userId, u);
+      userIds.forEach((id, i) => {
+        const u = toUser(id, res[i * step] as Array<string | null>);
+        if (!u) return;
+        if (opts.categories) {
+          const raw = res[i * step + 1] as Record<string, string>;
+          u.categories = Object.fromEntries(Object.entries(raw).map(([c, n]) => [c, Number(n)]));
+        }
+        out.set(id, u);
       });
       return out;
     },

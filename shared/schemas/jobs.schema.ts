@@ -17,6 +17,8 @@ export const Candidate = z.object({
   affinity: z.number().min(0).max(1).default(0),
   location: GeoPoint.optional(),
   deepLink: z.string().max(2048).optional(),
+  /** Segment policy: the dominant category this candidate is for, or '*' for everyone else. */
+  segment: z.string().max(64).optional(),
   /** The candidate is worthless after this instant (epoch ms). */
   deadline: z.number().int().positive().optional(),
 });

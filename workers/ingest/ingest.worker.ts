@@ -13,7 +13,7 @@ async function main() {
   const { config, logger, clock, store, queues } = rt;
   const kafka = createKafka(config.KAFKA_BROKERS, 'herald-ingest', logger);
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
-  const ingest = createIngest({ store, batchSize: config.BATCH_SIZE });
+  const ingest = createIngest({ store, batchSize: config.BATCH_SIZE, marketBasket: config.STRATEGIES.includes('market-basket') });
   const deadLetters = createDeadLetters(producer, config.KAFKA_TOPIC_PREFIX, 'ingest', clock);
   const consumer = await runConsumer({
     kafka,

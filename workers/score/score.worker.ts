@@ -1,7 +1,5 @@
-import { heuristicScore } from '../../services/ranking/heuristic';
+import { rankScore } from '../../services/ranking/heuristic';
 import { createScoreStage } from '../../services/pipeline/score';
 import { stageMain } from '../stage-main';
 
-stageMain('score', 'score', (rt) =>
-  createScoreStage({ store: rt.store, scorer: (candidate, user) => heuristicScore(candidate, user.location) }),
-);
+stageMain('score', 'score', (rt) => createScoreStage({ store: rt.store, scorer: rankScore }));

@@ -23,7 +23,7 @@ async function main() {
   const pushSent = topicName(config.KAFKA_TOPIC_PREFIX, 'pushSent');
   const dispatcher = createDispatcher({
     store,
-    strategies: createStrategies({ marketBasketMaxStores: config.MARKET_BASKET_MAX_STORES }),
+    strategies: createStrategies(config),
     sink,
     publish: async (pushes) => {
       await producer.send({
