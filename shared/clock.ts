@@ -13,6 +13,14 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now(), speed: 1 };
 
+/**
+ * Redis expires keys on the wall clock, so a decision window measured in clock time (the contact window)
+ * becomes `ms / speed` real milliseconds as a TTL: under the simulator's 1,000x clock a 20 h window is 72 s.
+ */
+export function ttlMs(clock: Clock, ms: number): number {
+  return Math.max(1, Math.round(ms / clock.speed));
+}
+
 /** A clock that moves only when told to. For tests. */
 export class ManualClock implements Clock {
   readonly speed = 1;

@@ -39,8 +39,12 @@ const schema = z.object({
   STAGE_CONCURRENCY: int(1, 64).default(2),
   /** How long a worker holds a job lock; a killed worker's job is retried after about this long. Default 30000. */
   STAGE_LOCK_MS: int(1000, 600_000).default(30_000),
-  /** The contact window: at most one push per user in this many hours. Default 24. */
-  CONTACT_WINDOW_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  /**
+   * The contact window: at most one push per user in this many hours. Default 20: shorter than a day, so a
+   * daily campaign at a fixed hour still reaches a user whose yesterday's push went out a few minutes later
+   * than today's starts (with 24, such users would hear from Herald only every other day).
+   */
+  CONTACT_WINDOW_HOURS: z.coerce.number().positive().max(24 * 30).default(20),
   /** `immediate` delivers as soon as a winner is booked; `local-hour` at SEND_LOCAL_HOUR in the user's zone. */
   SEND_MODE: z.enum(['immediate', 'local-hour']).default('immediate'),
   /** The local hour (0-23) of delivery when SEND_MODE=local-hour. Default 10. */
@@ -57,6 +61,8 @@ const schema = z.object({
   AFFINITY_PATH: z.string().min(1).default('infra/data/affinity.json'),
   /** Stores suggested per market-basket trigger, best affinity first. Default 20. */
   MARKET_BASKET_MAX_STORES: int(1, 1000).default(20),
+  /** A purchase older than this (by its own time) is folded but triggers no real-time push. Default 60. */
+  MARKET_BASKET_MAX_AGE_MINUTES: z.coerce.number().positive().max(7 * 24 * 60).default(60),
   /** Enabled strategies, comma-separated. Default market-basket,daily-sale. */
   STRATEGIES: z
     .string()

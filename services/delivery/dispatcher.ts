@@ -22,6 +22,7 @@ export interface DispatcherDeps {
   sink: PushSink;
   publish: (pushes: readonly PushSent[]) => Promise<void>;
   clock: Clock;
+  /** The contact window as a Redis TTL (real ms: see ttlMs). */
   contactWindowMs: number;
   /** Users per tick. */
   batchSize: number;

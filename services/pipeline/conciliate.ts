@@ -32,6 +32,7 @@ export function offers(picks: readonly CandidatePick[]): Array<{ userId: string;
 
 export function createConciliateStage(deps: {
   store: Pick<StateStore, 'offerWinners'>;
+  /** The contact window as a Redis TTL (real ms: see ttlMs). */
   contactWindowMs: number;
 }): StageHandler<'conciliate'> {
   return async ({ picks }) => {

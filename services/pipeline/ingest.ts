@@ -25,9 +25,13 @@ export interface IngestPlan {
   triggers: Trigger[];
 }
 
+/**
+ * `marketBasket`: whether to trigger at all; `freshAfter`: purchases before this instant are history (a
+ * replay, a late batch), folded into state but too old for a real-time suggestion.
+ */
 export function planIngest(
   events: ReadonlyArray<Consumed<IngestTopic>>,
-  opts: { marketBasket: boolean } = { marketBasket: true },
+  opts: { marketBasket: boolean; freshAfter: number } = { marketBasket: true, freshAfter: -Infinity },
 ): IngestPlan {
   const fold: IngestPlan['fold'] = { profiles: [], stores: [], sales: [], purchases: [], locations: [], browse: [] };
   for (const c of events) {
@@ -54,12 +58,20 @@ export function planIngest(
   }
   // Fold in event time order so the latest location or profile wins within a batch.
   for (const list of Object.values(fold)) list.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-  return { fold, triggers: opts.marketBasket ? fold.purchases.map(marketBasketTrigger) : [] };
+  const fresh = fold.purchases.filter((p) => Date.parse(p.at) >= opts.freshAfter);
+  return { fold, triggers: opts.marketBasket ? fresh.map(marketBasketTrigger) : [] };
 }
 
-export function createIngest(deps: { store: StateStore; batchSize: number; marketBasket: boolean }) {
+export function createIngest(deps: {
+  store: StateStore;
+  batchSize: number;
+  marketBasket: boolean;
+  /** Purchases older than this trigger nothing. */
+  maxTriggerAgeMs: number;
+  now: () => number;
+}) {
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
-    const plan = planIngest(events, { marketBasket: deps.marketBasket });
+    const plan = planIngest(events, { marketBasket: deps.marketBasket, freshAfter: deps.now() - deps.maxTriggerAgeMs });
     await deps.store.fold(plan.fold);
     await deps.store.countCategories(plan.fold.purchases);
     await deps.store.markSeen(

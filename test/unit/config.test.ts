@@ -1,3 +1,4 @@
+import { acceleratedClock, systemClock, ttlMs } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
 
@@ -14,5 +15,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ BATCH_SIZE: 'lots' })).toThrow(/^config: BATCH_SIZE="lots" is invalid: /);
     expect(() => loadConfig({ DAILY_SALE_TZ: 'Nowhere/City' })).toThrow(/DAILY_SALE_TZ="Nowhere\/City"/);
     expect(() => loadConfig({ KAFKA_BROKERS: 'localhost' })).toThrow(/KAFKA_BROKERS/);
+  });
+});
+
+describe('ttlMs', () => {
+  it('turns a clock-time window into wall-clock milliseconds for Redis', () => {
+    expect(ttlMs(systemClock, 20 * 3_600_000)).toBe(72_000_000);
+    expect(ttlMs(acceleratedClock(0, 1000, 0), 20 * 3_600_000)).toBe(72_000);
   });
 });

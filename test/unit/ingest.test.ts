@@ -21,3 +21,25 @@ describe('planIngest', () => {
     ]);
   });
 });
+
+describe('planIngest freshness', () => {
+  it('folds an old purchase but triggers nothing for it', () => {
+    const plan = planIngest(
+      [
+        c('purchases', { eventId: 'old', userId: 'u1', storeId: 's', category: 'wine', at: '2026-11-20T10:00:00Z' }),
+        c('purchases', { eventId: 'new', userId: 'u2', storeId: 's', category: 'wine', at: '2026-11-22T10:00:00Z' }),
+      ],
+      { marketBasket: true, freshAfter: Date.parse('2026-11-22T09:00:00Z') },
+    );
+    expect(plan.fold.purchases).toHaveLength(2);
+    expect(plan.triggers.map((t) => t.userId)).toEqual(['u2']);
+  });
+
+  it('triggers nothing when market basket is off', () => {
+    const plan = planIngest([c('purchases', { eventId: 'p', userId: 'u', storeId: 's', category: 'wine', at: '2026-11-22T10:00:00Z' })], {
+      marketBasket: false,
+      freshAfter: 0,
+    });
+    expect(plan.triggers).toEqual([]);
+  });
+});

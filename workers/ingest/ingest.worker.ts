@@ -13,7 +13,13 @@ async function main() {
   const { config, logger, clock, store, queues } = rt;
   const kafka = createKafka(config.KAFKA_BROKERS, 'herald-ingest', logger);
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
-  const ingest = createIngest({ store, batchSize: config.BATCH_SIZE, marketBasket: config.STRATEGIES.includes('market-basket') });
+  const ingest = createIngest({
+    store,
+    batchSize: config.BATCH_SIZE,
+    marketBasket: config.STRATEGIES.includes('market-basket'),
+    maxTriggerAgeMs: config.MARKET_BASKET_MAX_AGE_MINUTES * 60_000,
+    now: () => clock.now(),
+  });
   const deadLetters = createDeadLetters(producer, config.KAFKA_TOPIC_PREFIX, 'ingest', clock);
   const consumer = await runConsumer({
     kafka,

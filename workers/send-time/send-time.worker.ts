@@ -3,6 +3,7 @@
  * is due, batch by batch.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ttlMs } from '../../shared/clock';
 import { contactWindowMs } from '../../shared/config';
 import { createKafka, createProducer } from '../../shared/kafka/client';
 import { onShutdown } from '../../shared/shutdown';
@@ -33,7 +34,7 @@ async function main() {
       });
     },
     clock,
-    contactWindowMs: contactWindowMs(config),
+    contactWindowMs: ttlMs(clock, contactWindowMs(config)),
     batchSize: config.BATCH_SIZE,
     leaseRealMs: config.SEND_LEASE_MS,
     logger,

@@ -1,0 +1,125 @@
+/**
+ * `npm run eval`: runs the simulated world for N days through the real pipeline under each policy and
+ * writes the report (out/eval/report.md, summary.json, report.html).
+ *
+ *   npm run eval -- --users 3000 --days 2 [--history-days 2] [--seed 7] [--stores 300] [--sales-per-day 20] [--day-seconds 30]
+ *                   [--policies baseline,segments,herald,oracle] [--herald-env KEY=VALUE,...] [--out out/eval]
+ *
+ * The stack must be up (`npm run stack:up`). `--herald-env` backtests a configuration of Herald.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../shared/config';
+import { policyResult, type PolicyResult } from './metrics';
+import { runOracle } from './oracle-run';
+import { summarize, writeReport } from './report';
+import { runSimulation } from './sim-run';
+import { createWorld } from './world';
+
+const POLICIES: Record<string, { description: string; env: Record<string, string> }> = {
+  baseline: {
+    description: "v1.0: the day's most-clicked sale to everyone at the campaign hour",
+    env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'baseline' },
+  },
+  segments: {
+    description: "v1.1: dominant-category segments, the most-clicked sale of each segment",
+    env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'segments' },
+  },
+  herald: {
+    description: 'Herald as configured: market basket in real time, the daily sale picked per user, conciliated',
+    env: {},
+  },
+};
+
+function int(v: string | undefined, name: string, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string' },
+      days: { type: 'string' },
+      'history-days': { type: 'string' },
+      seed: { type: 'string' },
+      stores: { type: 'string' },
+      'sales-per-day': { type: 'string' },
+      'day-seconds': { type: 'string' },
+      policies: { type: 'string' },
+      'herald-env': { type: 'string' },
+      out: { type: 'string' },
+      start: { type: 'string' },
+    },
+  });
+  const users = int(values.users, 'users', 3000);
+  const days = int(values.days, 'days', 2);
+  const historyDays = values['history-days'] === '0' ? 0 : int(values['history-days'], 'history-days', 2);
+  const seed = int(values.seed, 'seed', 7);
+  const stores = int(values.stores, 'stores', Math.max(60, Math.round(users / 10)));
+  const salesPerDay = int(values['sales-per-day'], 'sales-per-day', 20);
+  const daySeconds = int(values['day-seconds'], 'day-seconds', 30);
+  const outDir = values.out ?? join('out', 'eval');
+  // The evaluated days end a little before today, so every event is in the past of the real clock too.
+  const start = values.start ?? new Date(Date.now() - (historyDays + days + 1) * 86_400_000).toISOString().slice(0, 10);
+  const policies = (values.policies ?? 'baseline,segments,herald,oracle').split(',').map((p) => p.trim());
+  for (const p of policies) if (p !== 'oracle' && !POLICIES[p]) throw new Error(`--policies: unknown policy ${p} (known: ${Object.keys(POLICIES).join(', ')}, oracle)`);
+  for (const kv of (values['herald-env'] ?? '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    if (!k || v === undefined) throw new Error(`--herald-env: expected KEY=VALUE, got ${kv}`);
+    POLICIES.herald!.env[k] = v;
+  }
+  const config = loadConfig();
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  const affinity: unknown = JSON.parse(readFileSync(config.AFFINITY_PATH, 'utf8'));
+  const world = createWorld({ seed, users, stores, salesPerDay, days: historyDays + days, start, affinity });
+  const timeZone = 'Europe/Madrid';
+  const salesAvailable = Array.from({ length: days }, (_, d) => world.sales[historyDays + d]?.length ?? 0);
+  say(
+    `eval: ${users} users, ${stores} stores, ${salesPerDay} sales a day, ${historyDays} days of history then ${days} evaluated days from ${start} (a day = ${daySeconds} s); policies ${policies.join(', ')}`,
+  );
+
+  const results: PolicyResult[] = [];
+  for (const p of policies) {
+    if (p === 'oracle') {
+      const t = Date.now();
+      const pushes = runOracle(world, days, historyDays);
+      results.push(policyResult('oracle', 'the best push per user under the ground truth, at their best hour', pushes, users, salesAvailable, { realSeconds: (Date.now() - t) / 1000, eventsPublished: 0 }));
+      say(`oracle: ${pushes.length} pushes`);
+      continue;
+    }
+    const policy = POLICIES[p]!;
+    const run = await runSimulation({
+      world,
+      historyDays,
+      days,
+      daySeconds,
+      timeZone,
+      campaignHour: 9,
+      env: policy.env,
+      brokers: config.KAFKA_BROKERS.join(','),
+      redisUrl: config.REDIS_URL,
+      outDir,
+      label: p,
+      progress: say,
+    });
+    results.push(policyResult(p, policy.description, run.pushes, users, salesAvailable, run));
+    say(`${p}: ${run.pushes.length} pushes measured, ${run.campaigns} campaigns, ${run.eventsPublished} events, ${run.realSeconds.toFixed(0)} s`);
+    say(`${p}: pipeline ${JSON.stringify(run.pipeline)}`);
+  }
+  const summary = summarize({ seed, users, stores, salesPerDay, days, historyDays, start }, results);
+  const paths = writeReport(outDir, summary);
+  const md = readFileSync(paths.md, 'utf8');
+  say('');
+  say(md.split('\n## Per strategy')[0]!.trim());
+  say('');
+  say(`wrote ${paths.md}, ${paths.json}, ${paths.html}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`eval failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,115 @@
+/** The evaluation report: markdown, a JSON summary at a stable path, and an HTML page with charts. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { relative, type Measures, type PolicyResult } from './metrics';
+
+export interface EvalSummary {
+  generatedAt: string;
+  world: { seed: number; users: number; stores: number; salesPerDay: number; days: number; historyDays: number; start: string };
+  policies: Array<PolicyResult & { openRateVsBaseline: number; oracleGainCaptured: number }>;
+}
+
+export function summarize(world: EvalSummary['world'], results: readonly PolicyResult[]): EvalSummary {
+  const baseline = results.find((r) => r.policy === 'baseline')?.overall;
+  const oracle = results.find((r) => r.policy === 'oracle')?.overall;
+  return {
+    generatedAt: new Date().toISOString(),
+    world,
+    policies: results.map((r) => ({
+      ...r,
+      ...(baseline ? relative(r.overall, baseline, oracle) : { openRateVsBaseline: NaN, oracleGainCaptured: NaN }),
+    })),
+  };
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+const num = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+
+function row(name: string, m: Measures, extra: string[] = []): string {
+  return `| ${[
+    name,
+    String(m.pushes),
+    num(m.pushesPerUser),
+    pct(m.reach),
+    pct(m.openRate),
+    pct(m.expectedOpenRate),
+    pct(m.clickToOpen),
+    String(m.clicks),
+    pct(m.coverage),
+    ...extra,
+  ].join(' | ')} |`;
+}
+
+const HEAD = ['pushes', 'per user', 'reached', 'open rate', 'exp. open rate', 'click/open', 'clicks', 'coverage'];
+
+export function markdown(s: EvalSummary): string {
+  const w = s.world;
+  const lines = [
+    `# Herald evaluation`,
+    '',
+    `${w.users} users, ${w.stores} stores, ${w.salesPerDay} sales a day; ${w.historyDays} burn-in days, then ${w.days} evaluated days; world from ${w.start}, seed ${w.seed}.`,
+    `Every policy but the oracle ran through the real pipeline (Kafka, BullMQ, every worker its own process).`,
+    `Ratios use the expected open rate (the ground truth's probability of each push), which is less noisy than the draws.`,
+    '',
+    `| policy | ${HEAD.join(' | ')} | open rate vs baseline | oracle gain captured |`,
+    `|${' --- |'.repeat(HEAD.length + 3)}`,
+    ...s.policies.map((p) => row(p.policy, p.overall, [`${num(p.openRateVsBaseline, 3)}x`, pct(p.oracleGainCaptured)])),
+    '',
+    '## Per strategy',
+    '',
+    `| policy / strategy | ${HEAD.join(' | ')} |`,
+    `|${' --- |'.repeat(HEAD.length + 1)}`,
+    ...s.policies.flatMap((p) => Object.entries(p.byStrategy).map(([st, m]) => row(`${p.policy} / ${st}`, m))),
+    '',
+    '## Policies',
+    '',
+    ...s.policies.map((p) => `- **${p.policy}**: ${p.description} (${num(p.realSeconds, 0)} s, ${p.eventsPublished} events).`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+function bars(title: string, items: Array<{ label: string; value: number }>, format: (x: number) => string): string {
+  const max = Math.max(...items.map((i) => i.value), 1e-9);
+  const h = 28;
+  const body = items
+    .map((it, k) => {
+      const w = Math.round((360 * it.value) / max);
+      const y = 30 + k * h;
+      return `<text x="0" y="${y + 16}" font-size="13">${it.label}</text><rect x="110" y="${y}" width="${w}" height="20" fill="#3b6ea5"/><text x="${116 + w}" y="${y + 15}" font-size="12">${format(it.value)}</text>`;
+    })
+    .join('');
+  return `<svg width="560" height="${40 + items.length * h}" xmlns="http://www.w3.org/2000/svg"><text x="0" y="16" font-size="15" font-weight="bold">${title}</text>${body}</svg>`;
+}
+
+export function html(s: EvalSummary, md: string): string {
+  const items = (f: (m: Measures) => number) => s.policies.map((p) => ({ label: p.policy, value: f(p.overall) }));
+  const table = md
+    .split('\n')
+    .filter((l) => l.startsWith('|') && !l.includes('---'))
+    .map((l, i) => {
+      const cells = l.split('|').slice(1, -1).map((c) => c.trim());
+      const tag = i === 0 ? 'th' : 'td';
+      return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
+    });
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Herald evaluation</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>
+<h1>Herald evaluation</h1><p>${s.world.users} users, ${s.world.days} simulated days, seed ${s.world.seed}. Generated ${s.generatedAt}.</p>
+${bars('Expected open rate', items((m) => m.expectedOpenRate), pct)}
+${bars('Clicks', items((m) => m.clicks), (x) => String(Math.round(x)))}
+${bars('Coverage of the day\u2019s sales', items((m) => m.coverage), pct)}
+${bars('Users reached', items((m) => m.reach), pct)}
+<table>${table[0] ?? ''}${table.slice(1, s.policies.length + 1).join('')}</table>
+</body></html>
+`;
+}
+
+export function writeReport(dir: string, s: EvalSummary): { md: string; json: string; html: string } {
+  mkdirSync(dir, { recursive: true });
+  const md = markdown(s);
+  const paths = { md: join(dir, 'report.md'), json: join(dir, 'summary.json'), html: join(dir, 'report.html') };
+  writeFileSync(paths.md, md);
+  writeFileSync(paths.json, JSON.stringify(s, null, 2) + '\n');
+  writeFileSync(paths.html, html(s, md));
+  return paths;
+}
