@@ -15,7 +15,7 @@ export async function produce(config: Config, topic: TopicKey, events: ReadonlyA
         topic: topicName(config.KAFKA_TOPIC_PREFIX, topic),
         acks: -1,
         messages: events.slice(i, i + 2000).map((e) => ({
-          key: typeof e === 'string' ? 'raw' : String((e as Record<string, unknown>)[keyField] ?? ''),
+          key: typeof e === 'string' ? 'raw' : ((e as Record<string, string | undefined>)[keyField] ?? ''),
           value: typeof e === 'string' ? e : JSON.stringify(e),
         })),
       });
@@ -38,6 +38,7 @@ export async function collect<T = unknown>(config: Config, topic: TopicKey): Pro
   await consumer.connect();
   await consumer.subscribe({ topic: topicName(config.KAFKA_TOPIC_PREFIX, topic), fromBeginning: true });
   await consumer.run({
+    // eslint-disable-next-line @typescript-eslint/require-await -- kafkajs wants a promise
     eachMessage: async ({ message, partition }) => {
       messages.push({
         key: message.key?.toString() ?? null,
