@@ -1,19 +1,9 @@
 /** Starts Herald's real worker processes (node dist/workers/...) with a test's environment. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { WorkerName } from '../../workers/run-all';
+import { WORKERS, type WorkerName } from '../../workers/run-all';
 
-export const ALL_WORKERS: WorkerName[] = [
-  'ingest',
-  'target',
-  'audience',
-  'filter',
-  'score',
-  'conciliate',
-  'send-time',
-  'feedback',
-  'scheduler',
-];
+export const ALL_WORKERS: readonly WorkerName[] = WORKERS;
 
 const root = join(__dirname, '..', '..');
 

@@ -7,19 +7,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { WORKERS } from '../../workers/run-all';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const WORKERS = [
-  'ingest',
-  'target',
-  'audience',
-  'filter',
-  'score',
-  'conciliate',
-  'send-time',
-  'feedback',
-  'scheduler',
-] as const;
 
 interface Service {
   image?: string;
