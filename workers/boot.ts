@@ -36,7 +36,7 @@ export function boot(name: string): Runtime {
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   void checkRedisPolicy(redis, logger);
   const queues = createQueues(redis, config.HERALD_PREFIX);
-  const store = createStateStore(redis, config.HERALD_PREFIX);
+  const store = createStateStore(redis, config.HERALD_PREFIX, clock);
   return {
     config,
     logger,

@@ -8,6 +8,7 @@ import type { Candidate, Winner } from '../../shared/schemas/jobs.schema';
 import { Winner as WinnerSchema } from '../../shared/schemas/jobs.schema';
 import type { Device, GeoPoint } from '../../shared/schemas/common';
 import type { Profile, Purchase, Sale, Store, LocationPing, Browse } from '../../shared/schemas/events.schema';
+import { systemClock, ttlMs, type Clock } from '../../shared/clock';
 import { withScripts } from './scripts';
 
 export interface UserState {
@@ -64,7 +65,13 @@ function toUser(userId: string, v: Array<string | null>): UserState | undefined 
   return user;
 }
 
-export function createStateStore(redisConn: Redis, prefix: string) {
+/** How long past its end a sale stays readable (clock time). */
+const SALE_GRACE_MS = 86_400_000;
+
+/**
+ * `clock` turns expiries measured in clock time (a sale's end) into Redis TTLs, which run on the wall clock.
+ */
+export function createStateStore(redisConn: Redis, prefix: string, clock: Clock = systemClock) {
   const redis = withScripts(redisConn);
   const keys: StateKeys = stateKeys(prefix);
 
@@ -131,7 +138,7 @@ export function createStateStore(redisConn: Redis, prefix: string) {
           validTo: String(validTo),
           deepLink: e.deepLink,
         });
-        p.pexpireat(keys.sale(e.saleId), validTo + 86_400_000);
+        p.pexpire(keys.sale(e.saleId), ttlMs(clock, Math.max(60_000, validTo + SALE_GRACE_MS - clock.now())));
         p.zadd(keys.salesActive, validTo, e.saleId);
       }
       for (const e of events.purchases ?? []) {

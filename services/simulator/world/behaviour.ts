@@ -9,7 +9,7 @@
  * Follow-ups are derived from the organic purchases of the previous days (re-drawn from the same streams), so
  * no state is carried between calls. Follow-ups do not trigger further follow-ups.
  */
-import type { TopicEvent, TopicKey } from '../../../shared/topics';
+import type { IngestTopic, TopicEvent } from '../../../shared/topics';
 import type { ZoneShare } from './catalog';
 import { DAY_MS, SLOTS_PER_DAY, SLOT_MS } from './calendar';
 import { Rng, hashSeed } from './rng';
@@ -23,15 +23,21 @@ import {
   type World,
 } from './world';
 
+// Local bindings: inside jest's vm context every Math.* lookup is ~40x slower than a call through one.
+const { PI, ceil, cos, floor, max, min, round } = Math;
+
+/** The topics the simulator writes: the ingest topics and the feedback of delivered pushes. */
+export type SimTopic = IngestTopic | 'feedback';
+
 /** One event for a topic, with its Kafka key and its instant (epoch ms, equal to `value.at`). */
-export interface SimEvent<K extends TopicKey = TopicKey> {
+export interface SimEvent<K extends SimTopic = SimTopic> {
   topic: K;
   key: string;
   value: TopicEvent<K>;
   at: number;
 }
-/** A SimEvent of any topic, discriminated by `topic`. */
-export type AnySimEvent = { [K in TopicKey]: SimEvent<K> }[TopicKey];
+/** A SimEvent of any of its topics, discriminated by `topic`. */
+export type AnySimEvent = { [K in SimTopic]: SimEvent<K> }[SimTopic];
 
 export interface GenerateDayOptions {
   /**
@@ -51,20 +57,22 @@ let isoDay = NaN;
 let isoPrefix = '';
 /** `new Date(ms).toISOString()`, several times faster for instants of the same day (the common case here). */
 export function iso(ms: number): string {
-  const day = Math.floor(ms / DAY_MS);
+  const day = floor(ms / DAY_MS);
   if (day !== isoDay || !Number.isSafeInteger(ms)) {
     if (!Number.isSafeInteger(ms)) return new Date(ms).toISOString();
     isoDay = day;
     isoPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11);
   }
   let r = ms - day * DAY_MS;
-  const h = Math.floor(r / 3_600_000);
+  const h = floor(r / 3_600_000);
   r -= h * 3_600_000;
-  const m = Math.floor(r / 60_000);
+  const m = floor(r / 60_000);
   r -= m * 60_000;
-  const s = Math.floor(r / 1000);
+  const s = floor(r / 1000);
   const milli = r - s * 1000;
-  return flat(`${isoPrefix}${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${s < 10 ? '0' : ''}${s}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`);
+  return flat(
+    `${isoPrefix}${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${s < 10 ? '0' : ''}${s}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`,
+  );
 }
 
 /**
@@ -98,7 +106,8 @@ export function initialEvents(world: World, atMs: number = world.startMs - MINUT
       },
     });
   }
-  for (let i = 0; i < world.users.count; i++) out.push(profileEvent(world, i, atMs, `prf-${userId(world, i)}-init`));
+  for (let i = 0; i < world.users.count; i++)
+    out.push(profileEvent(world, i, atMs, `prf-${userId(world, i)}-init`));
   return out;
 }
 
@@ -128,8 +137,8 @@ export function generateSales(world: World, day: number): SimEvent<'sales'>[] {
 /** Everything that happens in the UTC window of `day`, sorted by instant (stable: generation order on ties). */
 export function generateDay(world: World, day: number, options: GenerateDayOptions = {}): AnySimEvent[] {
   const seed = options.seed ?? world.seed;
-  const from = Math.max(0, options.users?.from ?? 0);
-  const to = Math.min(world.users.count, options.users?.to ?? world.users.count);
+  const from = max(0, options.users?.from ?? 0);
+  const to = min(world.users.count, options.users?.to ?? world.users.count);
   const gen = new DayGenerator(world, day, seed);
   const out: AnySimEvent[] = options.includeSales === false ? [] : generateSales(world, day);
   for (let i = from; i < to; i++) gen.user(i, out);
@@ -142,23 +151,23 @@ export function generateDay(world: World, day: number, options: GenerateDayOptio
  */
 function sortByInstant<T extends { at: number }>(events: T[]): T[] {
   if (events.length === 0) return events;
-  let min = Infinity;
-  let max = -Infinity;
+  let lo = Infinity;
+  let hi = -Infinity;
   for (const e of events) {
-    if (e.at < min) min = e.at;
-    if (e.at > max) max = e.at;
+    if (e.at < lo) lo = e.at;
+    if (e.at > hi) hi = e.at;
   }
   const n = events.length;
-  if ((max - min + 1) * n >= Number.MAX_SAFE_INTEGER) return events.sort((a, b) => a.at - b.at);
+  if ((hi - lo + 1) * n >= Number.MAX_SAFE_INTEGER) return events.sort((a, b) => a.at - b.at);
   const keys = new Float64Array(n);
-  for (let k = 0; k < n; k++) keys[k] = ((events[k] as T).at - min) * n + k;
+  for (let k = 0; k < n; k++) keys[k] = ((events[k] as T).at - lo) * n + k;
   keys.sort();
   const out = new Array<T>(n);
   for (let k = 0; k < n; k++) out[k] = events[(keys[k] as number) % n] as T;
   return out;
 }
 
-interface PlannedPurchase {
+export interface PlannedPurchase {
   id: string;
   at: number;
   category: number;
@@ -173,14 +182,38 @@ export function plannedPurchases(
   i: number,
   day: number,
   seed: number = world.seed,
-): { organic: PlannedPurchase[]; followUps: PlannedPurchase[] } {
+): PurchasePlan {
+  return planPurchases(world, i, day, hashSeed(seed, 'purchase'), idPart(world, seed), new Rng(0));
+}
+
+/** The organic purchases of a (user, day) and the follow-ups they trigger. */
+export interface PurchasePlan {
+  readonly organic: readonly PlannedPurchase[];
+  readonly followUps: readonly PlannedPurchase[];
+}
+
+const NO_PURCHASES: PurchasePlan = Object.freeze({
+  organic: Object.freeze([]),
+  followUps: Object.freeze([]),
+});
+
+/** `base` is hashSeed(seed, 'purchase'), hoisted out of the per-user loop. */
+function planPurchases(
+  world: World,
+  i: number,
+  day: number,
+  base: number,
+  idp: string,
+  rng: Rng,
+): PurchasePlan {
+  const u = world.users;
+  rng.reseed(hashSeed(base, i, day));
+  const n = rng.poisson(u.purchaseRate[i] as number);
+  // Most users buy nothing on most days: share one empty (frozen) plan instead of allocating.
+  if (n === 0) return NO_PURCHASES;
   const organic: PlannedPurchase[] = [];
   const followUps: PlannedPurchase[] = [];
-  const u = world.users;
-  const rng = new Rng(hashSeed(seed, 'purchase', i, day));
-  const n = rng.poisson(u.purchaseRate[i] as number);
-  if (n === 0) return { organic, followUps };
-  const prefix = `pur-${idPart(world, seed)}${userId(world, i)}-${day}`;
+  const prefix = `pur-${idp}${userId(world, i)}-${day}`;
   const window = world.rates.followUpWindowDays * DAY_MS;
   for (let k = 0; k < n; k++) {
     const at = activeInstant(u, i, world.calendar, day, rng);
@@ -188,7 +221,7 @@ export function plannedPurchases(
     const id = flat(`${prefix}-${k}`);
     organic.push({ id, at, category });
     for (const edge of world.follows[category] ?? []) {
-      if (rng.next() < Math.min(1, edge.affinity * world.rates.followUpScale)) {
+      if (rng.next() < min(1, edge.affinity * world.rates.followUpScale)) {
         const fat = activeInstantBetween(u, i, world.calendar, at + 10 * MINUTE_MS, at + window, rng);
         followUps.push({ id: flat(`${id}-f${edge.to}`), at: fat, category: edge.to });
       }
@@ -240,6 +273,11 @@ class DayGenerator {
   private readonly slots: Uint8Array;
   private readonly idp: string;
   private readonly cosLat: number;
+  private readonly purchaseBase: number;
+  private readonly browseBase: number;
+  private readonly pingBase: number;
+  /** One stream object, reseeded per (user, purpose): streams never interleave, each is drawn to the end first. */
+  private readonly rng = new Rng(0);
 
   constructor(
     private readonly world: World,
@@ -250,25 +288,31 @@ class DayGenerator {
     this.dayEnd = this.dayStart + DAY_MS;
     this.slots = world.calendar.slots(day);
     this.idp = idPart(world, seed);
-    this.cosLat = Math.cos((world.center.lat * Math.PI) / 180);
+    this.cosLat = cos((world.center.lat * PI) / 180);
+    this.purchaseBase = hashSeed(seed, 'purchase');
+    this.browseBase = hashSeed(seed, 'browse');
+    this.pingBase = hashSeed(seed, 'ping');
   }
 
   user(i: number, out: AnySimEvent[]): void {
     const { world, day } = this;
     const uid = userId(world, i);
-    const earliest = Math.max(0, day - Math.ceil(world.rates.followUpWindowDays));
+    const earliest = max(0, day - ceil(world.rates.followUpWindowDays));
     for (let sd = earliest; sd <= day; sd++) {
-      const plan = plannedPurchases(world, i, sd, this.seed);
+      const plan = planPurchases(world, i, sd, this.purchaseBase, this.idp, this.rng);
       if (sd === day) for (const p of plan.organic) this.purchase(i, uid, p, out);
-      for (const p of plan.followUps) if (p.at >= this.dayStart && p.at < this.dayEnd) this.purchase(i, uid, p, out);
+      for (const p of plan.followUps)
+        if (p.at >= this.dayStart && p.at < this.dayEnd) this.purchase(i, uid, p, out);
     }
     this.browse(i, uid, out);
     this.pings(i, uid, out);
     const u = world.users;
     const opt = u.optToggleAt[i] as number;
-    if (opt >= this.dayStart && opt < this.dayEnd) out.push(profileEvent(world, i, opt, `prf-${this.idp}${uid}-${opt}-opt`));
+    if (opt >= this.dayStart && opt < this.dayEnd)
+      out.push(profileEvent(world, i, opt, `prf-${this.idp}${uid}-${opt}-opt`));
     const tok = u.tokenRefreshAt[i] as number;
-    if (tok >= this.dayStart && tok < this.dayEnd) out.push(profileEvent(world, i, tok, `prf-${this.idp}${uid}-${tok}-tok`));
+    if (tok >= this.dayStart && tok < this.dayEnd)
+      out.push(profileEvent(world, i, tok, `prf-${this.idp}${uid}-${tok}-tok`));
   }
 
   /** Where the user is at `ms`: at work on weekdays 9-18 local (if they work), else at home. */
@@ -276,16 +320,19 @@ class DayGenerator {
     const u = this.world.users;
     const w =
       ms >= this.dayStart && ms < this.dayEnd
-        ? (this.slots[(u.zone[i] as number) * SLOTS_PER_DAY + Math.floor((ms - this.dayStart) / SLOT_MS)] as number)
+        ? (this.slots[
+            (u.zone[i] as number) * SLOTS_PER_DAY + floor((ms - this.dayStart) / SLOT_MS)
+          ] as number)
         : this.world.calendar.weekIndexAt(u.zone[i] as number, ms);
-    const weekday = Math.floor(w / 24) + 1;
+    const weekday = floor(w / 24) + 1;
     const hour = w % 24;
-    if (u.hasWork[i] && weekday <= 5 && hour >= 9 && hour < 18) return { lat: u.workLat[i] as number, lon: u.workLon[i] as number };
+    if (u.hasWork[i] && weekday <= 5 && hour >= 9 && hour < 18)
+      return { lat: u.workLat[i] as number, lon: u.workLon[i] as number };
     return { lat: u.homeLat[i] as number, lon: u.homeLon[i] as number };
   }
 
   private clamp(ms: number): number {
-    return Math.min(this.dayEnd - 1, Math.max(this.dayStart, Math.round(ms)));
+    return min(this.dayEnd - 1, max(this.dayStart, round(ms)));
   }
 
   private purchase(i: number, uid: string, p: PlannedPurchase, out: AnySimEvent[]): void {
@@ -301,7 +348,7 @@ class DayGenerator {
       // The nearest of a few stores the user happens to consider.
       let best = -1;
       let bestD = Infinity;
-      for (let k = Math.min(4, candidates.length); k > 0; k--) {
+      for (let k = min(4, candidates.length); k > 0; k--) {
         const s = world.stores[candidates[rng.int(candidates.length)] as number];
         if (!s) continue;
         const dy = s.lat - here.lat;
@@ -315,18 +362,40 @@ class DayGenerator {
       const store = world.stores[best];
       if (store) {
         storeId = store.id;
-        location = { lat: round6(store.lat + rng.normal(0, 0.0003)), lon: round6(store.lon + rng.normal(0, 0.0003)) };
+        location = {
+          lat: round6(store.lat + rng.normal(0, 0.0003)),
+          lon: round6(store.lon + rng.normal(0, 0.0003)),
+        };
       }
     }
-    const amount = Math.min(
+    const amount = min(
       1_000_000,
-      Math.max(0.5, Math.round((world.basketEur[p.category] as number) * zone.perEur * rng.logNormal(-0.1, 0.5) * 100) / 100),
+      max(
+        0.5,
+        round((world.basketEur[p.category] as number) * zone.perEur * rng.logNormal(-0.1, 0.5) * 100) / 100,
+      ),
     );
     if (rng.bernoulli(world.rates.browseTrailShare)) {
       const product = `p-${category}-${rng.int(500)}`;
       const suffix = p.id.slice(4);
-      this.browseEvent(uid, `brw-${suffix}-v`, 'view', category, product, this.clamp(p.at - rng.uniform(3, 25) * MINUTE_MS), out);
-      this.browseEvent(uid, `brw-${suffix}-c`, 'add_to_cart', category, product, this.clamp(p.at - rng.uniform(0.5, 3) * MINUTE_MS), out);
+      this.browseEvent(
+        uid,
+        `brw-${suffix}-v`,
+        'view',
+        category,
+        product,
+        this.clamp(p.at - rng.uniform(3, 25) * MINUTE_MS),
+        out,
+      );
+      this.browseEvent(
+        uid,
+        `brw-${suffix}-c`,
+        'add_to_cart',
+        category,
+        product,
+        this.clamp(p.at - rng.uniform(0.5, 3) * MINUTE_MS),
+        out,
+      );
       this.browseEvent(uid, `brw-${suffix}-p`, 'purchase', category, product, p.at, out);
     }
     out.push({
@@ -360,13 +429,21 @@ class DayGenerator {
       topic: 'browse',
       key: uid,
       at,
-      value: { v: 1, eventId: flat(eventId), userId: uid, action, category, productId: flat(productId), at: iso(at) },
+      value: {
+        v: 1,
+        eventId: flat(eventId),
+        userId: uid,
+        action,
+        category,
+        productId: flat(productId),
+        at: iso(at),
+      },
     });
   }
 
   private browse(i: number, uid: string, out: AnySimEvent[]): void {
     const { world, day } = this;
-    const rng = new Rng(hashSeed(this.seed, 'browse', i, day));
+    const rng = this.rng.reseed(hashSeed(this.browseBase, i, day));
     const n = rng.poisson(world.users.browseRate[i] as number);
     for (let k = 0; k < n; k++) {
       let t = activeInstant(world.users, i, world.calendar, day, rng);
@@ -376,18 +453,34 @@ class DayGenerator {
       let product = '';
       for (let j = 0; j < views; j++) {
         product = `p-${category}-${rng.int(500)}`;
-        this.browseEvent(uid, `brw-${this.idp}${uid}-${day}-s${k}-${j}`, 'view', category, product, this.clamp(t), out);
+        this.browseEvent(
+          uid,
+          `brw-${this.idp}${uid}-${day}-s${k}-${j}`,
+          'view',
+          category,
+          product,
+          this.clamp(t),
+          out,
+        );
         t += rng.uniform(20_000, 180_000);
       }
       if (rng.bernoulli(world.rates.abandonedCartShare)) {
-        this.browseEvent(uid, `brw-${this.idp}${uid}-${day}-s${k}-c`, 'add_to_cart', category, product, this.clamp(t), out);
+        this.browseEvent(
+          uid,
+          `brw-${this.idp}${uid}-${day}-s${k}-c`,
+          'add_to_cart',
+          category,
+          product,
+          this.clamp(t),
+          out,
+        );
       }
     }
   }
 
   private pings(i: number, uid: string, out: AnySimEvent[]): void {
     const { world, day } = this;
-    const rng = new Rng(hashSeed(this.seed, 'ping', i, day));
+    const rng = this.rng.reseed(hashSeed(this.pingBase, i, day));
     const n = rng.poisson(world.users.pingRate[i] as number);
     for (let k = 0; k < n; k++) {
       const at = rng.bernoulli(0.5)
@@ -420,12 +513,11 @@ class DayGenerator {
 }
 
 function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
+  return round(x * 1e6) / 1e6;
 }
 function clampLat(x: number): number {
-  return Math.max(-90, Math.min(90, x));
+  return max(-90, min(90, x));
 }
 function wrapLon(x: number): number {
   return x > 180 ? x - 360 : x < -180 ? x + 360 : x;
 }
-

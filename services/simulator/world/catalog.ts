@@ -118,7 +118,14 @@ export const STORE_NAME_PREFIXES = [
   'Chamberi',
 ] as const;
 
-export const SALE_HOOKS = ['Flash sale', 'Today only', 'Weekend deal', 'Members week', 'Clearance', 'Happy hour'] as const;
+export const SALE_HOOKS = [
+  'Flash sale',
+  'Today only',
+  'Weekend deal',
+  'Members week',
+  'Clearance',
+  'Happy hour',
+] as const;
 
 /** "fast_food" -> "Fast food". */
 export function prettyCategory(category: string): string {

@@ -1,6 +1,14 @@
 /** The simulated world: ground truth, generated behaviour, response model and oracle. Pure; no I/O. */
 export { Rng, createRng, hashSeed, hashHex } from './rng';
-export { DAY_MS, HOUR_MS, SLOT_MS, SLOTS_PER_DAY, WEEK_HOURS, ZoneCalendar, type LocalDayHours } from './calendar';
+export {
+  DAY_MS,
+  HOUR_MS,
+  SLOT_MS,
+  SLOTS_PER_DAY,
+  WEEK_HOURS,
+  ZoneCalendar,
+  type LocalDayHours,
+} from './calendar';
 export { defaultZoneMix, prettyCategory, type ZoneShare } from './catalog';
 export {
   AffinityTableSchema,
@@ -43,7 +51,10 @@ export {
   plannedPurchases,
   type AnySimEvent,
   type GenerateDayOptions,
+  type PlannedPurchase,
+  type PurchasePlan,
   type SimEvent,
+  type SimTopic,
 } from './behaviour';
 export {
   DEFAULT_RESPONSE_MODEL,
@@ -61,4 +72,10 @@ export {
   type ResponseOutcome,
   type ResponseProbabilities,
 } from './response';
-export { bestHourUtc, oraclePush, type OracleCandidate, type OracleChoice, type OracleOptions } from './oracle';
+export {
+  bestHourUtc,
+  oraclePush,
+  type OracleCandidate,
+  type OracleChoice,
+  type OracleOptions,
+} from './oracle';

@@ -21,11 +21,17 @@ import {
 import { DAY_MS, HOUR_MS, SLOTS_PER_DAY, SLOT_MS, WEEK_HOURS, ZoneCalendar } from './calendar';
 import { Rng, createRng, hashHex, hashSeed } from './rng';
 
+// Local bindings: inside jest's vm context every Math.* lookup is ~40x slower than a call through one.
+const { PI, abs, asin, cos, exp, floor, max, min, pow, round, sin, sqrt } = Math;
+
 /** The market-basket table of infra/data/affinity.json, parsed by the caller. */
 export const AffinityTableSchema = z.object({
   version: z.number().optional(),
   categories: z.array(Category).min(1).max(255),
-  follows: z.record(z.string(), z.array(z.object({ category: Category, affinity: z.number().min(0).max(1) }))),
+  follows: z.record(
+    z.string(),
+    z.array(z.object({ category: Category, affinity: z.number().min(0).max(1) })),
+  ),
 });
 export type AffinityTable = z.infer<typeof AffinityTableSchema>;
 
@@ -203,7 +209,8 @@ const KM_PER_DEG_LAT = 111.32;
 export function createWorld(options: WorldOptions): World {
   const { seed, users, stores, salesPerDay, days } = options;
   for (const [name, v] of Object.entries({ users, stores, salesPerDay, days })) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`createWorld: ${name}=${v} must be a non-negative integer`);
+    if (!Number.isInteger(v) || v < 0)
+      throw new RangeError(`createWorld: ${name}=${v} must be a non-negative integer`);
   }
   if (users < 1) throw new RangeError('createWorld: users must be at least 1');
   const startMs = Date.parse(options.start.length === 10 ? `${options.start}T00:00:00Z` : options.start);
@@ -218,14 +225,17 @@ export function createWorld(options: WorldOptions): World {
   const follows = categories.map((c) =>
     (table.follows[c] ?? []).map((e) => {
       const to = categoryIndex.get(e.category);
-      if (to === undefined) throw new RangeError(`createWorld: affinity ${c} -> ${e.category}: unknown category`);
+      if (to === undefined)
+        throw new RangeError(`createWorld: affinity ${c} -> ${e.category}: unknown category`);
       return { to, affinity: e.affinity };
     }),
   );
   const center = options.center ?? { lat: 40.4168, lon: -3.7038 };
   const cityZone = options.timeZone ?? 'Europe/Madrid';
-  const zones = options.zoneMix ?? defaultZoneMix(cityZone, options.locale ?? 'es-ES', options.currency ?? 'EUR');
-  if (zones.length === 0 || zones.length > 255) throw new RangeError('createWorld: zoneMix needs 1..255 zones');
+  const zones =
+    options.zoneMix ?? defaultZoneMix(cityZone, options.locale ?? 'es-ES', options.currency ?? 'EUR');
+  if (zones.length === 0 || zones.length > 255)
+    throw new RangeError('createWorld: zoneMix needs 1..255 zones');
   const locales = [...new Set(zones.flatMap((z) => z.locales))];
   const rates: ActivityRates = { ...DEFAULT_ACTIVITY, ...options.activity };
   const spreadKm = options.spreadKm ?? 5;
@@ -248,7 +258,10 @@ export function createWorld(options: WorldOptions): World {
     Int32Array.from(storeList.filter((s) => s.categoryIndex === c).map((s) => s.index)),
   );
 
-  const world: World = {
+  const sales = Array.from({ length: days }, (_, d) =>
+    createSales({ seed, categories, popularity, startMs }, d, salesPerDay),
+  );
+  return {
     seed,
     startMs,
     days,
@@ -264,13 +277,10 @@ export function createWorld(options: WorldOptions): World {
     users: createUsers(seed, users, days, C, popularity, zones, locales, center, spreadKm, rates, calendar),
     stores: storeList,
     storesByCategory,
-    sales: [],
+    sales,
     rates,
     calendar,
   };
-  const sales: SaleSpec[][] = [];
-  for (let d = 0; d < days; d++) sales.push(createSales(world, d, salesPerDay));
-  return { ...world, sales };
 }
 
 function createUsers(
@@ -288,7 +298,7 @@ function createUsers(
 ): UserTable {
   const u: UserTable = {
     count,
-    idWidth: Math.max(6, String(count - 1).length),
+    idWidth: max(6, String(count - 1).length),
     zone: new Uint8Array(count),
     locale: new Uint8Array(count),
     homeLat: new Float64Array(count),
@@ -320,10 +330,11 @@ function createUsers(
   const raw = new Float64Array(C);
   const hours = new Float64Array(WEEK_HOURS);
   const latDeg = spreadKm / KM_PER_DEG_LAT;
-  const lonDeg = spreadKm / (KM_PER_DEG_LAT * Math.cos((center.lat * Math.PI) / 180));
+  const lonDeg = spreadKm / (KM_PER_DEG_LAT * cos((center.lat * PI) / 180));
 
+  const userBase = hashSeed(seed, 'user');
   for (let i = 0; i < count; i++) {
-    const rng = createRng(seed, 'user', i);
+    const rng = new Rng(hashSeed(userBase, i));
     const z = rng.weightedIndex(zoneWeights);
     u.zone[i] = z;
     const zl = zoneLocales[z] as number[];
@@ -343,7 +354,7 @@ function createUsers(
     // Dirichlet-like: a faint background over every category plus 1..5 dominant ones, drawn by popularity.
     const background = rng.uniform(0.02, 0.1);
     for (let c = 0; c < C; c++) raw[c] = background * (popularity[c] as number) * C * rng.uniform(0.2, 1);
-    const dominant = Math.min(5, 1 + rng.poisson(1.2));
+    const dominant = min(5, 1 + rng.poisson(1.2));
     for (let k = 0; k < dominant; k++) {
       const r = rng.next() * acc;
       let c = 0;
@@ -365,10 +376,10 @@ function createUsers(
     u.fatigueSensitivity[i] = 0.05 + 0.55 * rng.beta(2, 3);
 
     activeHoursOf(rng, hours);
-    let max = 0;
-    for (let h = 0; h < WEEK_HOURS; h++) if ((hours[h] as number) > max) max = hours[h] as number;
+    let peak = 0;
+    for (let h = 0; h < WEEK_HOURS; h++) if ((hours[h] as number) > peak) peak = hours[h] as number;
     for (let h = 0; h < WEEK_HOURS; h++) {
-      u.activeHours[i * WEEK_HOURS + h] = Math.max(1, Math.round(((hours[h] as number) / max) * 255));
+      u.activeHours[i * WEEK_HOURS + h] = max(1, round(((hours[h] as number) / peak) * 255));
     }
 
     u.pushOptIn[i] = rng.bernoulli(0.9) ? 1 : 0;
@@ -384,7 +395,8 @@ function createUsers(
     u.browseRate[i] = rates.browseSessionsPerDay * rng.logNormal(-0.32, 0.8);
     u.pingRate[i] = rates.pingsPerDay * rng.uniform(0.5, 1.5);
 
-    if (days > 0 && rng.bernoulli(rates.optToggleShare)) u.optToggleAt[i] = activeInstant(u, i, calendar, rng.int(days), rng);
+    if (days > 0 && rng.bernoulli(rates.optToggleShare))
+      u.optToggleAt[i] = activeInstant(u, i, calendar, rng.int(days), rng);
     if (days > 0 && devices > 0 && rng.bernoulli(rates.tokenRefreshShare)) {
       u.tokenRefreshAt[i] = activeInstant(u, i, calendar, rng.int(days), rng);
     }
@@ -415,9 +427,9 @@ function activeHoursOf(rng: Rng, out: Float64Array): void {
   const weekend = new Float64Array(24);
   for (let h = 0; h < 24; h++) {
     const t = h + 0.5;
-    const floor = t >= 7 && t <= 23.5 ? baseline : baseline * 0.15;
-    let wd = floor;
-    let we = floor;
+    const base = t >= 7 && t <= 23.5 ? baseline : baseline * 0.15;
+    let wd = base;
+    let we = base;
     for (let p = 0; p < k; p++) {
       wd += (amp[p] as number) * bump(t, mu[p] as number, sigma[p] as number);
       we += (amp[p] as number) * 0.8 * bump(t, (mu[p] as number) + weekendShift, (sigma[p] as number) * 1.2);
@@ -435,16 +447,22 @@ function activeHoursOf(rng: Rng, out: Float64Array): void {
 
 /** A Gaussian bump on the 24 h circle. */
 function bump(t: number, mu: number, sigma: number): number {
-  let d = Math.abs(t - mu) % 24;
+  let d = abs(t - mu) % 24;
   if (d > 12) d = 24 - d;
-  return Math.exp((-d * d) / (2 * sigma * sigma));
+  return exp((-d * d) / (2 * sigma * sigma));
 }
 
 /**
  * An instant within the UTC window of `day` drawn from the user's active hours (rejection on quarter-hour
  * slots; the accept rate is the slot's weight relative to the user's weekly peak).
  */
-export function activeInstant(users: UserTable, i: number, calendar: ZoneCalendar, day: number, rng: Rng): number {
+export function activeInstant(
+  users: UserTable,
+  i: number,
+  calendar: ZoneCalendar,
+  day: number,
+  rng: Rng,
+): number {
   const slots = calendar.slots(day);
   const z = (users.zone[i] as number) * SLOTS_PER_DAY;
   const row = i * WEEK_HOURS;
@@ -454,7 +472,7 @@ export function activeInstant(users: UserTable, i: number, calendar: ZoneCalenda
     slot = rng.int(SLOTS_PER_DAY);
     if (rng.next() * 255 < (users.activeHours[row + (slots[z + slot] as number)] as number)) break;
   }
-  return start + slot * SLOT_MS + Math.floor(rng.next() * SLOT_MS);
+  return start + slot * SLOT_MS + floor(rng.next() * SLOT_MS);
 }
 
 /** An instant in [from, to) drawn from the user's active hours (same rejection, across days). */
@@ -470,7 +488,7 @@ export function activeInstantBetween(
   const z = users.zone[i] as number;
   let t = from;
   for (let tries = 0; tries < 256; tries++) {
-    t = from + Math.floor(rng.next() * (to - from));
+    t = from + floor(rng.next() * (to - from));
     if (rng.next() * 255 < (users.activeHours[row + calendar.weekIndexAt(z, t)] as number)) break;
   }
   return t;
@@ -488,9 +506,9 @@ function createStores(
   const C = categories.length;
   // Cover every category first (when there are enough stores), then more stores where more people shop.
   const coverage = rng.shuffle(categories.map((_, c) => c));
-  const weights = Array.from(popularity, (p) => Math.pow(p, 0.8) * rng.logNormal(0, 0.3));
+  const weights = Array.from(popularity, (p) => pow(p, 0.8) * rng.logNormal(0, 0.3));
   const latDeg = (spreadKm * 0.9) / KM_PER_DEG_LAT;
-  const lonDeg = (spreadKm * 0.9) / (KM_PER_DEG_LAT * Math.cos((center.lat * Math.PI) / 180));
+  const lonDeg = (spreadKm * 0.9) / (KM_PER_DEG_LAT * cos((center.lat * PI) / 180));
   const out: StoreSpec[] = [];
   for (let i = 0; i < count; i++) {
     const c = i < C ? (coverage[i] as number) : rng.weightedIndex(weights);
@@ -510,19 +528,25 @@ function createStores(
 }
 
 /** The sales published on `day` (deterministic; `world.sales[day]` holds them for the run's days). */
-export function createSales(world: Pick<World, 'seed' | 'categories' | 'popularity' | 'startMs'>, day: number, count: number): SaleSpec[] {
+export function createSales(
+  world: Pick<World, 'seed' | 'categories' | 'popularity' | 'startMs'>,
+  day: number,
+  count: number,
+): SaleSpec[] {
   const rng = createRng(world.seed, 'sales', day);
   const C = world.categories.length;
   const byPopularity = Array.from(world.popularity, (p, c) => ({ p, c })).sort((a, b) => b.p - a.p);
-  const broad = byPopularity.slice(0, Math.min(6, C));
-  const nicheWeights = Array.from(world.popularity, (p) => Math.pow(p, 0.3));
-  const popularCount = count === 0 ? 0 : Math.max(1, Math.round(count * 0.1));
+  const broad = byPopularity.slice(0, min(6, C));
+  const nicheWeights = Array.from(world.popularity, (p) => pow(p, 0.3));
+  const popularCount = count === 0 ? 0 : max(1, round(count * 0.1));
   const dayStart = world.startMs + day * DAY_MS;
   const out: SaleSpec[] = [];
   for (let n = 0; n < count; n++) {
     const popular = n < popularCount;
-    const c = popular ? (broad[rng.weightedIndex(broad.map((b) => b.p))] as { c: number }).c : rng.weightedIndex(nicheWeights);
-    const discount = popular ? rng.intBetween(40, 70) : 5 + Math.round(35 * rng.beta(1.5, 2.5));
+    const c = popular
+      ? (broad[rng.weightedIndex(broad.map((b) => b.p))] as { c: number }).c
+      : rng.weightedIndex(nicheWeights);
+    const discount = popular ? rng.intBetween(40, 70) : 5 + round(35 * rng.beta(1.5, 2.5));
     const upcoming = rng.bernoulli(0.2);
     const validFrom = upcoming
       ? dayStart + rng.intBetween(6, 18) * HOUR_MS
@@ -553,7 +577,7 @@ function normalize(a: Float64Array): void {
 }
 
 function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
+  return round(x * 1e6) / 1e6;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -571,7 +595,8 @@ export function userId(world: World, index: number): string {
 /** Index of a user; throws RangeError for an unknown id. */
 export function userIndex(world: World, ref: UserRef): number {
   const i = typeof ref === 'number' ? ref : /^u\d+$/.test(ref) ? Number(ref.slice(1)) : NaN;
-  if (!Number.isInteger(i) || i < 0 || i >= world.users.count) throw new RangeError(`unknown user ${String(ref)}`);
+  if (!Number.isInteger(i) || i < 0 || i >= world.users.count)
+    throw new RangeError(`unknown user ${String(ref)}`);
   return i;
 }
 
@@ -615,14 +640,17 @@ export function activeWeightAt(world: World, ref: UserRef, ms: number): number {
 /** The user's local weekday (1 = Monday) and hour at an instant. */
 export function localTimeOf(world: World, ref: UserRef, ms: number): { weekday: number; hour: number } {
   const w = world.calendar.weekIndexAt(world.users.zone[userIndex(world, ref)] as number, ms);
-  return { weekday: Math.floor(w / 24) + 1, hour: w % 24 };
+  return { weekday: floor(w / 24) + 1, hour: w % 24 };
 }
 
 /** The 7 x 24 activity matrix (rows Monday..Sunday, local hours), weights 0..1. */
 export function activeHoursOfUser(world: World, ref: UserRef): number[][] {
   const i = userIndex(world, ref);
   return Array.from({ length: 7 }, (_, d) =>
-    Array.from({ length: 24 }, (_, h) => (world.users.activeHours[i * WEEK_HOURS + d * 24 + h] as number) / 255),
+    Array.from(
+      { length: 24 },
+      (_, h) => (world.users.activeHours[i * WEEK_HOURS + d * 24 + h] as number) / 255,
+    ),
   );
 }
 
@@ -695,7 +723,7 @@ export function describeUser(world: World, ref: UserRef): UserTruth {
     responsiveness: u.responsiveness[i] as number,
     fatigueSensitivity: u.fatigueSensitivity[i] as number,
     pushOptIn: u.pushOptIn[i] === 1,
-    optToggleAt: Number.isNaN(u.optToggleAt[i]) ? undefined : (u.optToggleAt[i]),
+    optToggleAt: Number.isNaN(u.optToggleAt[i]) ? undefined : u.optToggleAt[i],
     devices: devicesAt(world, i, world.startMs),
     purchaseRate: u.purchaseRate[i] as number,
   };
@@ -703,11 +731,11 @@ export function describeUser(world: World, ref: UserRef): UserTruth {
 
 /** Great-circle distance in km (haversine). */
 export function distanceKm(a: GeoPoint, b: GeoPoint): number {
-  const rad = Math.PI / 180;
+  const rad = PI / 180;
   const dLat = (b.lat - a.lat) * rad;
   const dLon = (b.lon - a.lon) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(h)));
+  const h = sin(dLat / 2) ** 2 + cos(a.lat * rad) * cos(b.lat * rad) * sin(dLon / 2) ** 2;
+  return 2 * 6371 * asin(min(1, sqrt(h)));
 }
 
 /** The sales of a day: precomputed for the run's days, generated on the fly beyond them. */

@@ -1,0 +1,36 @@
+/**
+ * Expiries that encode decisions follow Herald's clock, not the wall clock: under the simulator a sale from
+ * a simulated past must stay readable for as long as it is valid in simulated time.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { acceleratedClock } from '../../shared/clock';
+import { createStateStore } from '../../services/state/state-store';
+
+describe('state store expiries', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.unlink(...keys);
+    await redis.quit();
+  });
+
+  it("keeps a sale of the simulated past for its validity in clock time, converted to a wall-clock TTL", async () => {
+    const simNow = Date.parse('2020-03-01T09:00:00Z');
+    const clock = acceleratedClock(simNow, 1000, Date.now());
+    const store = createStateStore(redis, prefix, clock);
+    await store.fold({
+      sales: [{
+        v: 1, eventId: 'e', saleId: 'old-world-sale', title: 'Shoes', category: 'shoes', discount: 20,
+        validFrom: '2020-03-01T00:00:00Z', validTo: '2020-03-02T00:00:00Z', deepLink: 'https://x/s', at: '2020-03-01T00:00:00Z',
+      }],
+    });
+    const sales = await store.activeSales(clock.now(), '2020-03-01');
+    expect(sales.map((s) => s.saleId)).toEqual(['old-world-sale']);
+    // 15 h left plus a day of grace, at 1000x: about 140 real seconds.
+    const ttl = await redis.pttl(store.keys.sale('old-world-sale'));
+    expect(ttl).toBeGreaterThan(130_000);
+    expect(ttl).toBeLessThan(140_000);
+  });
+});
