@@ -40,7 +40,12 @@ export class ManualClock implements Clock {
  * Simulated time that runs `speed` times faster than real time from `simStart`, which it reads at the real
  * instant `epochMs`. Processes that share (simStart, speed, epochMs) read the same simulated time.
  */
-export function acceleratedClock(simStart: number, speed: number, epochMs: number, real: Clock = systemClock): Clock {
+export function acceleratedClock(
+  simStart: number,
+  speed: number,
+  epochMs: number,
+  real: Clock = systemClock,
+): Clock {
   return { now: () => simStart + (real.now() - epochMs) * speed, speed };
 }
 
@@ -52,6 +57,7 @@ export function clockFromConfig(spec: string, epochMs: number | undefined): Cloc
   const start = Date.parse(rest.slice(0, cut));
   const speed = Number(rest.slice(cut + 1));
   if (!Number.isFinite(start) || !(speed > 0)) throw new ConfigError(`config: CLOCK=${spec} is invalid`);
-  if (epochMs === undefined) throw new ConfigError('config: CLOCK_EPOCH_MS=(unset) is required by an accelerated CLOCK');
+  if (epochMs === undefined)
+    throw new ConfigError('config: CLOCK_EPOCH_MS=(unset) is required by an accelerated CLOCK');
   return acceleratedClock(start, speed, epochMs);
 }

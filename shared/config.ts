@@ -44,7 +44,11 @@ const schema = z.object({
    * daily campaign at a fixed hour still reaches a user whose yesterday's push went out a few minutes later
    * than today's starts (with 24, such users would hear from Herald only every other day).
    */
-  CONTACT_WINDOW_HOURS: z.coerce.number().positive().max(24 * 30).default(20),
+  CONTACT_WINDOW_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(20),
   /** `immediate` delivers as soon as a winner is booked; `local-hour` at SEND_LOCAL_HOUR in the user's zone. */
   SEND_MODE: z.enum(['immediate', 'local-hour']).default('immediate'),
   /** The local hour (0-23) of delivery when SEND_MODE=local-hour. Default 10. */
@@ -62,12 +66,21 @@ const schema = z.object({
   /** Stores suggested per market-basket trigger, best affinity first. Default 20. */
   MARKET_BASKET_MAX_STORES: int(1, 1000).default(20),
   /** A purchase older than this (by its own time) is folded but triggers no real-time push. Default 60. */
-  MARKET_BASKET_MAX_AGE_MINUTES: z.coerce.number().positive().max(7 * 24 * 60).default(60),
+  MARKET_BASKET_MAX_AGE_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .default(60),
   /** Enabled strategies, comma-separated. Default market-basket,daily-sale. */
   STRATEGIES: z
     .string()
     .default('market-basket,daily-sale')
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(['market-basket', 'daily-sale'])).min(1)),
   /**
    * How the daily sale picks: `baseline` (the day's most-clicked sale to everyone), `segments` (the most-clicked

@@ -20,7 +20,12 @@ export interface DeadLetters {
   send(refused: readonly Refused[]): Promise<void>;
 }
 
-export function createDeadLetters(producer: Producer, topicPrefix: string, worker: string, clock: Clock): DeadLetters {
+export function createDeadLetters(
+  producer: Producer,
+  topicPrefix: string,
+  worker: string,
+  clock: Clock,
+): DeadLetters {
   const topic = topicName(topicPrefix, 'deadLetters');
   return {
     async send(refused) {

@@ -39,15 +39,23 @@ export function jobOptions(key: QueueKey, id: string): JobsOptions {
 
 export function createQueues(connection: Redis, prefix: string): Queues {
   const out = {} as Queues;
-  for (const key of QUEUE_KEYS) out[key] = new Queue(queueName(key), { connection, prefix: bullPrefix(prefix) });
+  for (const key of QUEUE_KEYS)
+    out[key] = new Queue(queueName(key), { connection, prefix: bullPrefix(prefix) });
   return out;
 }
 
-export function validatePayload<K extends QueueKey>(key: K, payload: unknown, where: string): QueuePayload<K> {
+export function validatePayload<K extends QueueKey>(
+  key: K,
+  payload: unknown,
+  where: string,
+): QueuePayload<K> {
   const parsed = QUEUES[key].schema.safeParse(payload);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new SchemaError(where, `payload of queue ${key} is invalid at ${first?.path.join('.') || '(root)'}: ${first?.message}`);
+    throw new SchemaError(
+      where,
+      `payload of queue ${key} is invalid at ${first?.path.join('.') || '(root)'}: ${first?.message}`,
+    );
   }
   return parsed.data as QueuePayload<K>;
 }

@@ -15,7 +15,10 @@ export async function checkRedisPolicy(redis: Redis, logger: Logger): Promise<vo
     const res = (await redis.config('GET', 'maxmemory-policy')) as string[];
     const policy = res[1];
     if (policy && policy !== 'noeviction') {
-      logger.warn({ policy }, `redis maxmemory-policy is ${policy}; BullMQ needs noeviction or jobs may vanish`);
+      logger.warn(
+        { policy },
+        `redis maxmemory-policy is ${policy}; BullMQ needs noeviction or jobs may vanish`,
+      );
     }
   } catch {
     // Managed Redis often forbids CONFIG; nothing to check then.

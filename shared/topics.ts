@@ -33,8 +33,14 @@ export type TopicKey = keyof typeof TOPICS;
 export type TopicEvent<K extends TopicKey> = z.infer<(typeof TOPICS)[K]['schema']>;
 
 /** The topics that ingest folds into state. */
-export const INGEST_TOPICS = ['purchases', 'browse', 'locations', 'stores', 'sales', 'profiles'] as const satisfies
-  readonly TopicKey[];
+export const INGEST_TOPICS = [
+  'purchases',
+  'browse',
+  'locations',
+  'stores',
+  'sales',
+  'profiles',
+] as const satisfies readonly TopicKey[];
 export type IngestTopic = (typeof INGEST_TOPICS)[number];
 
 /** Full topic name: `<prefix><suffix>`, e.g. `herald.purchases`. Tests pass their own prefix. */

@@ -38,7 +38,10 @@ export function parseEvent<K extends TopicKey>(key: K, bytes: Buffer | null, now
   const at = Date.parse((event as { at?: string }).at ?? '');
   if (Number.isFinite(at)) {
     if (at > now + MAX_FUTURE_MS) {
-      return { ok: false, reason: `at: ${new Date(at).toISOString()} is in the future (now ${new Date(now).toISOString()})` };
+      return {
+        ok: false,
+        reason: `at: ${new Date(at).toISOString()} is in the future (now ${new Date(now).toISOString()})`,
+      };
     }
     if (at < now - MAX_PAST_MS) return { ok: false, reason: `at: ${new Date(at).toISOString()} is too old` };
   }

@@ -26,7 +26,10 @@ export interface AffinityTable {
 export function affinityTable(file: AffinityFile): AffinityTable {
   const follows = new Map<string, Array<{ category: string; affinity: number }>>();
   for (const [from, list] of Object.entries(file.follows)) {
-    follows.set(from, [...list].sort((a, b) => b.affinity - a.affinity));
+    follows.set(
+      from,
+      [...list].sort((a, b) => b.affinity - a.affinity),
+    );
   }
   return {
     categories: file.categories,

@@ -19,6 +19,8 @@ export async function scheduleDailySale(campaigns: Queue, cron: string, tz: stri
 /** Starts the daily-sale campaign of the day that holds `clock.now()` in `tz`. Returns its trigger id. */
 export async function startDailySale(queues: Queues, clock: Clock, tz: string): Promise<string> {
   const trigger = dailySaleTrigger(clock.now(), tz);
-  await enqueue(queues, [{ queue: 'target', id: stableId('target', trigger.triggerId), payload: { triggers: [trigger] } }]);
+  await enqueue(queues, [
+    { queue: 'target', id: stableId('target', trigger.triggerId), payload: { triggers: [trigger] } },
+  ]);
   return trigger.triggerId;
 }

@@ -17,7 +17,10 @@ import { dropReason } from '../pipeline/filter';
 import type { PushSink } from './sink';
 
 export interface DispatcherDeps {
-  store: Pick<StateStore, 'claimDue' | 'getWinners' | 'getUsers' | 'reserveContacts' | 'confirmSent' | 'recordDrops'>;
+  store: Pick<
+    StateStore,
+    'claimDue' | 'getWinners' | 'getUsers' | 'reserveContacts' | 'confirmSent' | 'recordDrops'
+  >;
   strategies: Map<string, StrategyPlugin>;
   sink: PushSink;
   publish: (pushes: readonly PushSent[]) => Promise<void>;
@@ -48,10 +51,17 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (!w) continue; // the window closed before delivery; nothing to send
       const user = users.get(userId);
       const reason =
-        w.candidate.deadline !== undefined && w.candidate.deadline <= now ? 'expired' : dropReason(user, false);
+        w.candidate.deadline !== undefined && w.candidate.deadline <= now
+          ? 'expired'
+          : dropReason(user, false);
       const strategy = deps.strategies.get(w.strategy);
       if (reason || !user || !strategy) {
-        drops.push({ userId, reason: reason ?? 'unknown_strategy', strategy: w.strategy, targetId: w.targetId });
+        drops.push({
+          userId,
+          reason: reason ?? 'unknown_strategy',
+          strategy: w.strategy,
+          targetId: w.targetId,
+        });
         continue;
       }
       const r = strategy.render(w.candidate, user.locale);

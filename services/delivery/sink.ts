@@ -31,7 +31,8 @@ export async function openFileSink(path: string, opts: { console?: boolean } = {
       const text = fresh.map((p) => JSON.stringify(p)).join('\n') + '\n';
       await appendFile(path, text);
       for (const p of fresh) delivered.add(p.pushId);
-      if (opts.console) process.stdout.write(fresh.map((p) => `push ${p.userId}: ${p.title}`).join('\n') + '\n');
+      if (opts.console)
+        process.stdout.write(fresh.map((p) => `push ${p.userId}: ${p.title}`).join('\n') + '\n');
       return fresh;
     },
   };

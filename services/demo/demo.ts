@@ -18,7 +18,18 @@ import { PipelineProbe } from '../operations/probe';
 const USERS = 2_000;
 const PURCHASES = 400;
 const CITY = { lat: 40.4168, lon: -3.7038 };
-const CATEGORIES = ['groceries', 'wine', 'bakery', 'coffee', 'fashion', 'shoes', 'sports', 'outdoor', 'electronics', 'books'];
+const CATEGORIES = [
+  'groceries',
+  'wine',
+  'bakery',
+  'coffee',
+  'fashion',
+  'shoes',
+  'sports',
+  'outdoor',
+  'electronics',
+  'books',
+];
 
 /** A small deterministic generator, so every run shows the same world. */
 function rng(seed: number) {
@@ -33,30 +44,66 @@ function rng(seed: number) {
 function world(runId: string) {
   const r = rng(42);
   const at = new Date(Date.now() - 60_000).toISOString();
-  const near = (km: number) => ({ lat: CITY.lat + ((r() - 0.5) * km) / 111, lon: CITY.lon + ((r() - 0.5) * km) / 85 });
+  const near = (km: number) => ({
+    lat: CITY.lat + ((r() - 0.5) * km) / 111,
+    lon: CITY.lon + ((r() - 0.5) * km) / 85,
+  });
   const stores = CATEGORIES.flatMap((category, c) =>
     [0, 1, 2].map((i) => ({
-      v: 1, eventId: `${runId}-store-${c}-${i}`, storeId: `store-${category}-${i}`, name: `${category[0]!.toUpperCase()}${category.slice(1)} ${i + 1}`,
-      category, ...near(8), discount: Math.round(r() * 40), at,
+      v: 1,
+      eventId: `${runId}-store-${c}-${i}`,
+      storeId: `store-${category}-${i}`,
+      name: `${category[0]!.toUpperCase()}${category.slice(1)} ${i + 1}`,
+      category,
+      ...near(8),
+      discount: Math.round(r() * 40),
+      at,
     })),
   );
-  const sales = [['shoes', 30], ['electronics', 15], ['books', 25]].map(([category, discount], i) => ({
-    v: 1, eventId: `${runId}-sale-${i}`, saleId: `sale-${category}`, title: `${category} week`, category, discount,
-    validFrom: new Date(Date.now() - 3_600_000).toISOString(), validTo: new Date(Date.now() + 2 * 86_400_000).toISOString(),
-    deepLink: `https://shop.example/sale/${category}`, at,
+  const sales = [
+    ['shoes', 30],
+    ['electronics', 15],
+    ['books', 25],
+  ].map(([category, discount], i) => ({
+    v: 1,
+    eventId: `${runId}-sale-${i}`,
+    saleId: `sale-${category}`,
+    title: `${category} week`,
+    category,
+    discount,
+    validFrom: new Date(Date.now() - 3_600_000).toISOString(),
+    validTo: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+    deepLink: `https://shop.example/sale/${category}`,
+    at,
   }));
   const zones = ['Europe/Madrid', 'Europe/Madrid', 'Europe/Lisbon', 'America/New_York', 'Asia/Kolkata'];
   const profiles = Array.from({ length: USERS }, (_, i) => ({
-    v: 1, eventId: `${runId}-profile-${i}`, userId: `user-${String(i).padStart(5, '0')}`, timeZone: zones[i % zones.length],
-    locale: 'es-ES', pushOptIn: r() > 0.08, devices: r() > 0.04 ? [{ platform: r() > 0.5 ? 'ios' : 'android', token: `token-${runId}-${i}` }] : [],
-    home: near(10), at,
+    v: 1,
+    eventId: `${runId}-profile-${i}`,
+    userId: `user-${String(i).padStart(5, '0')}`,
+    timeZone: zones[i % zones.length],
+    locale: 'es-ES',
+    pushOptIn: r() > 0.08,
+    devices: r() > 0.04 ? [{ platform: r() > 0.5 ? 'ios' : 'android', token: `token-${runId}-${i}` }] : [],
+    home: near(10),
+    at,
   }));
   const purchases = Array.from({ length: PURCHASES }, (_, i) => ({
-    v: 1, eventId: `${runId}-purchase-${i}`, userId: `user-${String(Math.floor(r() * USERS)).padStart(5, '0')}`, storeId: 'store-x',
-    category: CATEGORIES[Math.floor(r() * CATEGORIES.length)], amount: Math.round(r() * 10_000) / 100 + 1, at, location: near(6),
+    v: 1,
+    eventId: `${runId}-purchase-${i}`,
+    userId: `user-${String(Math.floor(r() * USERS)).padStart(5, '0')}`,
+    storeId: 'store-x',
+    category: CATEGORIES[Math.floor(r() * CATEGORIES.length)],
+    amount: Math.round(r() * 10_000) / 100 + 1,
+    at,
+    location: near(6),
   }));
-  const malformed = ['{"v":1,"eventId":"oops"', JSON.stringify({ ...purchases[0], eventId: `${runId}-neg`, amount: -10 }),
-    JSON.stringify({ ...purchases[1], eventId: `${runId}-v9`, v: 9 }), JSON.stringify({ ...purchases[2], eventId: `${runId}-future`, at: '2099-01-01T00:00:00Z' })];
+  const malformed = [
+    '{"v":1,"eventId":"oops"',
+    JSON.stringify({ ...purchases[0], eventId: `${runId}-neg`, amount: -10 }),
+    JSON.stringify({ ...purchases[1], eventId: `${runId}-v9`, v: 9 }),
+    JSON.stringify({ ...purchases[2], eventId: `${runId}-future`, at: '2099-01-01T00:00:00Z' }),
+  ];
   return { stores, sales, profiles, purchases, malformed };
 }
 
@@ -113,16 +160,33 @@ async function main() {
 
     const { stats, drops } = await probe.counters();
     const jobs = await probe.completedJobs();
-    const inTotal = Object.entries(stats).filter(([k]) => k.startsWith('in:')).reduce((a, [, v]) => a + v, 0);
+    const inTotal = Object.entries(stats)
+      .filter(([k]) => k.startsWith('in:'))
+      .reduce((a, [, v]) => a + v, 0);
     const sent = Object.entries(stats).filter(([k]) => k.startsWith('sent:'));
     say('');
     say(`summary (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    say(`  events in      ${inTotal}  (${Object.entries(stats).filter(([k]) => k.startsWith('in:')).map(([k, v]) => `${k.slice(3)} ${v}`).join(', ')})`);
+    say(
+      `  events in      ${inTotal}  (${Object.entries(stats)
+        .filter(([k]) => k.startsWith('in:'))
+        .map(([k, v]) => `${k.slice(3)} ${v}`)
+        .join(', ')})`,
+    );
     say(`  dead letters   ${stats.dead ?? 0}`);
     say(`  pushes sent    ${sent.reduce((a, [, v]) => a + v, 0)}`);
     for (const [k, v] of sent) say(`    ${k.slice(5).padEnd(14)} ${v}`);
-    say(`  filtered out   ${Object.entries(drops).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
-    say(`  jobs per stage ${Object.entries(jobs).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    say(
+      `  filtered out   ${
+        Object.entries(drops)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || 'none'
+      }`,
+    );
+    say(
+      `  jobs per stage ${Object.entries(jobs)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
     say(`  failed jobs    ${await probe.failedJobs()}`);
     say(`  pushes written to ${config.SINK_FILE}`);
   } finally {

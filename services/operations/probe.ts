@@ -11,7 +11,11 @@ import { QUEUE_KEYS } from '../../shared/queues';
 import { INGEST_TOPICS, topicName, type TopicKey } from '../../shared/topics';
 
 /** Whether the consumer group has committed everything written to `topics` so far. */
-export async function groupCaughtUp(config: Config, groupId: string, topics: readonly TopicKey[]): Promise<boolean> {
+export async function groupCaughtUp(
+  config: Config,
+  groupId: string,
+  topics: readonly TopicKey[],
+): Promise<boolean> {
   const admin = createKafka(config.KAFKA_BROKERS, 'herald-probe').admin();
   await admin.connect();
   try {
@@ -47,7 +51,13 @@ export class PipelineProbe {
     let n = 0;
     for (const k of QUEUE_KEYS) {
       if (k === 'campaigns') continue;
-      const c = await this.queues[k].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+      const c = await this.queues[k].getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'prioritized',
+        'waiting-children',
+      );
       n += Object.values(c).reduce((a, b) => a + b, 0);
     }
     return n;
@@ -67,7 +77,8 @@ export class PipelineProbe {
 
   /** True when ingest has committed everything, no stage job is pending and nobody is due for delivery. */
   async idle(now: number): Promise<boolean> {
-    if (!(await groupCaughtUp(this.config, `${this.config.KAFKA_GROUP_PREFIX}-ingest`, INGEST_TOPICS))) return false;
+    if (!(await groupCaughtUp(this.config, `${this.config.KAFKA_GROUP_PREFIX}-ingest`, INGEST_TOPICS)))
+      return false;
     if ((await this.pendingJobs()) > 0) return false;
     const [due, inflight] = await Promise.all([
       this.redis.zcount(this.keys.due, '-inf', now),
@@ -99,7 +110,8 @@ export class PipelineProbe {
   }
 
   async counters(): Promise<{ stats: Record<string, number>; drops: Record<string, number> }> {
-    const num = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
+    const num = (o: Record<string, string>) =>
+      Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
     const [stats, drops] = await Promise.all([
       this.redis.hgetall(this.keys.stats),
       this.redis.hgetall(this.keys.filterDrops),

@@ -29,7 +29,11 @@ export function createAudienceStage(deps: {
         full = userIds.length === deps.batchSize;
         if (userIds.length === 0) break;
         after = userIds[userIds.length - 1]!;
-        out.push({ queue: 'filter', id: stableId('filter', t.targetId, page), payload: { groups: [groupOf(t, userIds)] } });
+        out.push({
+          queue: 'filter',
+          id: stableId('filter', t.targetId, page),
+          payload: { groups: [groupOf(t, userIds)] },
+        });
       }
       if (full) {
         out.push({

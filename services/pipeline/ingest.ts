@@ -9,7 +9,14 @@ import { chunk, stableId } from '../../shared/ids';
 import type { Outgoing } from '../../shared/queue';
 import type { Trigger } from '../../shared/schemas/jobs.schema';
 import type { IngestTopic } from '../../shared/topics';
-import type { Browse, LocationPing, Profile, Purchase, Sale, Store } from '../../shared/schemas/events.schema';
+import type {
+  Browse,
+  LocationPing,
+  Profile,
+  Purchase,
+  Sale,
+  Store,
+} from '../../shared/schemas/events.schema';
 import { marketBasketTrigger } from '../strategies/market-basket/market-basket.strategy';
 import type { StateStore } from '../state/state-store';
 
@@ -33,7 +40,14 @@ export function planIngest(
   events: ReadonlyArray<Consumed<IngestTopic>>,
   opts: { marketBasket: boolean; freshAfter: number } = { marketBasket: true, freshAfter: -Infinity },
 ): IngestPlan {
-  const fold: IngestPlan['fold'] = { profiles: [], stores: [], sales: [], purchases: [], locations: [], browse: [] };
+  const fold: IngestPlan['fold'] = {
+    profiles: [],
+    stores: [],
+    sales: [],
+    purchases: [],
+    locations: [],
+    browse: [],
+  };
   for (const c of events) {
     switch (c.topic) {
       case 'profiles':
@@ -71,7 +85,10 @@ export function createIngest(deps: {
   now: () => number;
 }) {
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
-    const plan = planIngest(events, { marketBasket: deps.marketBasket, freshAfter: deps.now() - deps.maxTriggerAgeMs });
+    const plan = planIngest(events, {
+      marketBasket: deps.marketBasket,
+      freshAfter: deps.now() - deps.maxTriggerAgeMs,
+    });
     await deps.store.fold(plan.fold);
     await deps.store.countCategories(plan.fold.purchases);
     await deps.store.markSeen(

@@ -10,7 +10,11 @@ import type { StateStore, UserState } from '../state/state-store';
 export type Scorer = (candidate: Candidate, user: UserState) => number;
 
 /** Pure: each user's best candidate of the group, gathered per candidate. Ties go to the earlier candidate. */
-export function scoreGroup(group: Group, users: ReadonlyMap<string, UserState>, scorer: Scorer): CandidatePick[] {
+export function scoreGroup(
+  group: Group,
+  users: ReadonlyMap<string, UserState>,
+  scorer: Scorer,
+): CandidatePick[] {
   const picks = new Map<string, CandidatePick>();
   for (const userId of group.userIds) {
     const user = users.get(userId);
@@ -27,7 +31,14 @@ export function scoreGroup(group: Group, users: ReadonlyMap<string, UserState>, 
     if (!best) continue;
     let pick = picks.get(best.id);
     if (!pick) {
-      pick = { strategy: group.strategy, targetId: group.targetId, at: group.at, candidate: best, userIds: [], scores: [] };
+      pick = {
+        strategy: group.strategy,
+        targetId: group.targetId,
+        at: group.at,
+        candidate: best,
+        userIds: [],
+        scores: [],
+      };
       picks.set(best.id, pick);
     }
     pick.userIds.push(userId);

@@ -13,7 +13,10 @@ export function createSendTimeStage(deps: {
   localHour: number;
 }): StageHandler<'sendTime'> {
   return async ({ userIds }) => {
-    const [users, winners] = await Promise.all([deps.store.getUsers(userIds), deps.store.getWinners(userIds)]);
+    const [users, winners] = await Promise.all([
+      deps.store.getUsers(userIds),
+      deps.store.getWinners(userIds),
+    ]);
     const now = deps.now();
     const entries: Array<{ userId: string; due: number }> = [];
     for (const userId of userIds) {
@@ -22,7 +25,13 @@ export function createSendTimeStage(deps: {
       if (!user || !winner) continue;
       entries.push({
         userId,
-        due: dueTime({ now, tz: user.timeZone, mode: deps.mode, localHour: deps.localHour, deadline: winner.candidate.deadline }),
+        due: dueTime({
+          now,
+          tz: user.timeZone,
+          mode: deps.mode,
+          localHour: deps.localHour,
+          deadline: winner.candidate.deadline,
+        }),
       });
     }
     await deps.store.book(entries);

@@ -23,7 +23,10 @@ export function createTargetStage(deps: {
     const single = targets.filter((t) => t.audience.kind === 'user');
     return [
       ...fanOut.map((t) => ({ queue: 'audience' as const, payload: { targets: [t] } })),
-      ...chunk(single, deps.batchSize).map((ts) => ({ queue: 'audience' as const, payload: { targets: ts } })),
+      ...chunk(single, deps.batchSize).map((ts) => ({
+        queue: 'audience' as const,
+        payload: { targets: ts },
+      })),
     ];
   };
 }

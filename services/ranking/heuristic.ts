@@ -18,12 +18,16 @@ export function distanceKm(a: GeoPoint, b: GeoPoint): number {
 
 export function heuristicScore(candidate: Candidate, userLocation: GeoPoint | undefined): number {
   const near =
-    candidate.location && userLocation ? Math.max(0, 1 - distanceKm(candidate.location, userLocation) / 5) : 0;
+    candidate.location && userLocation
+      ? Math.max(0, 1 - distanceKm(candidate.location, userLocation) / 5)
+      : 0;
   return 0.5 * candidate.affinity + 0.3 * near + 0.2 * (candidate.discount / 100);
 }
 
 /** The category the user buys most in, if any (ties go to the first in name order). */
-export function dominantCategory(categories: Readonly<Record<string, number>> | undefined): string | undefined {
+export function dominantCategory(
+  categories: Readonly<Record<string, number>> | undefined,
+): string | undefined {
   let best: string | undefined;
   let n = 0;
   for (const [c, k] of Object.entries(categories ?? {}).sort(([a], [b]) => a.localeCompare(b))) {

@@ -23,11 +23,12 @@ const POLICIES: Record<string, { description: string; env: Record<string, string
     env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'baseline' },
   },
   segments: {
-    description: "v1.1: dominant-category segments, the most-clicked sale of each segment",
+    description: 'v1.1: dominant-category segments, the most-clicked sale of each segment',
     env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'segments' },
   },
   herald: {
-    description: 'Herald as configured: market basket in real time, the daily sale picked per user, conciliated',
+    description:
+      'Herald as configured: market basket in real time, the daily sale picked per user, conciliated',
     env: {},
   },
 };
@@ -35,7 +36,8 @@ const POLICIES: Record<string, { description: string; env: Record<string, string
 function int(v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -64,9 +66,12 @@ async function main() {
   const daySeconds = int(values['day-seconds'], 'day-seconds', 30);
   const outDir = values.out ?? join('out', 'eval');
   // The evaluated days end a little before today, so every event is in the past of the real clock too.
-  const start = values.start ?? new Date(Date.now() - (historyDays + days + 1) * 86_400_000).toISOString().slice(0, 10);
+  const start =
+    values.start ?? new Date(Date.now() - (historyDays + days + 1) * 86_400_000).toISOString().slice(0, 10);
   const policies = (values.policies ?? 'baseline,segments,herald,oracle').split(',').map((p) => p.trim());
-  for (const p of policies) if (p !== 'oracle' && !POLICIES[p]) throw new Error(`--policies: unknown policy ${p} (known: ${Object.keys(POLICIES).join(', ')}, oracle)`);
+  for (const p of policies)
+    if (p !== 'oracle' && !POLICIES[p])
+      throw new Error(`--policies: unknown policy ${p} (known: ${Object.keys(POLICIES).join(', ')}, oracle)`);
   for (const kv of (values['herald-env'] ?? '').split(',').filter(Boolean)) {
     const [k, v] = kv.split('=');
     if (!k || v === undefined) throw new Error(`--herald-env: expected KEY=VALUE, got ${kv}`);
@@ -87,7 +92,16 @@ async function main() {
     if (p === 'oracle') {
       const t = Date.now();
       const pushes = runOracle(world, days, historyDays);
-      results.push(policyResult('oracle', 'the best push per user under the ground truth, at their best hour', pushes, users, salesAvailable, { realSeconds: (Date.now() - t) / 1000, eventsPublished: 0 }));
+      results.push(
+        policyResult(
+          'oracle',
+          'the best push per user under the ground truth, at their best hour',
+          pushes,
+          users,
+          salesAvailable,
+          { realSeconds: (Date.now() - t) / 1000, eventsPublished: 0 },
+        ),
+      );
       say(`oracle: ${pushes.length} pushes`);
       continue;
     }
@@ -107,7 +121,9 @@ async function main() {
       progress: say,
     });
     results.push(policyResult(p, policy.description, run.pushes, users, salesAvailable, run));
-    say(`${p}: ${run.pushes.length} pushes measured, ${run.campaigns} campaigns, ${run.eventsPublished} events, ${run.realSeconds.toFixed(0)} s`);
+    say(
+      `${p}: ${run.pushes.length} pushes measured, ${run.campaigns} campaigns, ${run.eventsPublished} events, ${run.realSeconds.toFixed(0)} s`,
+    );
     say(`${p}: pipeline ${JSON.stringify(run.pipeline)}`);
   }
   const summary = summarize({ seed, users, stores, salesPerDay, days, historyDays, start }, results);

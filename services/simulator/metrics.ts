@@ -22,7 +22,11 @@ export interface Measures {
   coverage: number;
 }
 
-export function measure(pushes: readonly PushRecord[], users: number, salesPerDay: readonly number[]): Measures {
+export function measure(
+  pushes: readonly PushRecord[],
+  users: number,
+  salesPerDay: readonly number[],
+): Measures {
   const opens = pushes.filter((p) => p.opened).length;
   const clicks = pushes.filter((p) => p.clicked).length;
   const sumPOpen = pushes.reduce((a, p) => a + p.pOpen, 0);
@@ -69,7 +73,14 @@ export function policyResult(
     description,
     overall: measure(pushes, users, salesPerDay),
     byStrategy: Object.fromEntries(
-      strategies.map((s) => [s, measure(pushes.filter((p) => p.strategy === s), users, salesPerDay)]),
+      strategies.map((s) => [
+        s,
+        measure(
+          pushes.filter((p) => p.strategy === s),
+          users,
+          salesPerDay,
+        ),
+      ]),
     ),
     ...run,
   };
@@ -81,6 +92,8 @@ export function relative(r: Measures, baseline: Measures, oracle: Measures | und
   return {
     openRateVsBaseline: base > 0 ? r.expectedOpenRate / base : NaN,
     oracleGainCaptured:
-      oracle && oracle.expectedOpenRate !== base ? (r.expectedOpenRate - base) / (oracle.expectedOpenRate - base) : NaN,
+      oracle && oracle.expectedOpenRate !== base
+        ? (r.expectedOpenRate - base) / (oracle.expectedOpenRate - base)
+        : NaN,
   };
 }

@@ -44,7 +44,14 @@ export function runOracle(world: World, days: number, historyDays = 0): PushReco
       if (!choice) continue;
       const c = choice.candidate;
       const pushId = `oracle-${day}-${i}`;
-      const outcome = sampleResponse(createRng(world.seed, 'response', pushId), world, i, c, choice.atMs, state);
+      const outcome = sampleResponse(
+        createRng(world.seed, 'response', pushId),
+        world,
+        i,
+        c,
+        choice.atMs,
+        state,
+      );
       fatigue[i] = recordPush(state, choice.atMs, outcome.opened);
       out.push({
         pushId,

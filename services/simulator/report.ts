@@ -5,7 +5,15 @@ import { relative, type Measures, type PolicyResult } from './metrics';
 
 export interface EvalSummary {
   generatedAt: string;
-  world: { seed: number; users: number; stores: number; salesPerDay: number; days: number; historyDays: number; start: string };
+  world: {
+    seed: number;
+    users: number;
+    stores: number;
+    salesPerDay: number;
+    days: number;
+    historyDays: number;
+    start: string;
+  };
   policies: Array<PolicyResult & { openRateVsBaseline: number; oracleGainCaptured: number }>;
 }
 
@@ -17,7 +25,9 @@ export function summarize(world: EvalSummary['world'], results: readonly PolicyR
     world,
     policies: results.map((r) => ({
       ...r,
-      ...(baseline ? relative(r.overall, baseline, oracle) : { openRateVsBaseline: NaN, oracleGainCaptured: NaN }),
+      ...(baseline
+        ? relative(r.overall, baseline, oracle)
+        : { openRateVsBaseline: NaN, oracleGainCaptured: NaN }),
     })),
   };
 }
@@ -40,7 +50,16 @@ function row(name: string, m: Measures, extra: string[] = []): string {
   ].join(' | ')} |`;
 }
 
-const HEAD = ['pushes', 'per user', 'reached', 'open rate', 'exp. open rate', 'click/open', 'clicks', 'coverage'];
+const HEAD = [
+  'pushes',
+  'per user',
+  'reached',
+  'open rate',
+  'exp. open rate',
+  'click/open',
+  'clicks',
+  'coverage',
+];
 
 export function markdown(s: EvalSummary): string {
   const w = s.world;
@@ -53,23 +72,33 @@ export function markdown(s: EvalSummary): string {
     '',
     `| policy | ${HEAD.join(' | ')} | open rate vs baseline | oracle gain captured |`,
     `|${' --- |'.repeat(HEAD.length + 3)}`,
-    ...s.policies.map((p) => row(p.policy, p.overall, [`${num(p.openRateVsBaseline, 3)}x`, pct(p.oracleGainCaptured)])),
+    ...s.policies.map((p) =>
+      row(p.policy, p.overall, [`${num(p.openRateVsBaseline, 3)}x`, pct(p.oracleGainCaptured)]),
+    ),
     '',
     '## Per strategy',
     '',
     `| policy / strategy | ${HEAD.join(' | ')} |`,
     `|${' --- |'.repeat(HEAD.length + 1)}`,
-    ...s.policies.flatMap((p) => Object.entries(p.byStrategy).map(([st, m]) => row(`${p.policy} / ${st}`, m))),
+    ...s.policies.flatMap((p) =>
+      Object.entries(p.byStrategy).map(([st, m]) => row(`${p.policy} / ${st}`, m)),
+    ),
     '',
     '## Policies',
     '',
-    ...s.policies.map((p) => `- **${p.policy}**: ${p.description} (${num(p.realSeconds, 0)} s, ${p.eventsPublished} events).`),
+    ...s.policies.map(
+      (p) => `- **${p.policy}**: ${p.description} (${num(p.realSeconds, 0)} s, ${p.eventsPublished} events).`,
+    ),
     '',
   ];
   return lines.join('\n');
 }
 
-function bars(title: string, items: Array<{ label: string; value: number }>, format: (x: number) => string): string {
+function bars(
+  title: string,
+  items: Array<{ label: string; value: number }>,
+  format: (x: number) => string,
+): string {
   const max = Math.max(...items.map((i) => i.value), 1e-9);
   const h = 28;
   const body = items
@@ -83,22 +112,42 @@ function bars(title: string, items: Array<{ label: string; value: number }>, for
 }
 
 export function html(s: EvalSummary, md: string): string {
-  const items = (f: (m: Measures) => number) => s.policies.map((p) => ({ label: p.policy, value: f(p.overall) }));
+  const items = (f: (m: Measures) => number) =>
+    s.policies.map((p) => ({ label: p.policy, value: f(p.overall) }));
   const table = md
     .split('\n')
     .filter((l) => l.startsWith('|') && !l.includes('---'))
     .map((l, i) => {
-      const cells = l.split('|').slice(1, -1).map((c) => c.trim());
+      const cells = l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim());
       const tag = i === 0 ? 'th' : 'td';
       return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
     });
   return `<!doctype html><html><head><meta charset="utf-8"><title>Herald evaluation</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>
 <h1>Herald evaluation</h1><p>${s.world.users} users, ${s.world.days} simulated days, seed ${s.world.seed}. Generated ${s.generatedAt}.</p>
-${bars('Expected open rate', items((m) => m.expectedOpenRate), pct)}
-${bars('Clicks', items((m) => m.clicks), (x) => String(Math.round(x)))}
-${bars('Coverage of the day\u2019s sales', items((m) => m.coverage), pct)}
-${bars('Users reached', items((m) => m.reach), pct)}
+${bars(
+  'Expected open rate',
+  items((m) => m.expectedOpenRate),
+  pct,
+)}
+${bars(
+  'Clicks',
+  items((m) => m.clicks),
+  (x) => String(Math.round(x)),
+)}
+${bars(
+  'Coverage of the day\u2019s sales',
+  items((m) => m.coverage),
+  pct,
+)}
+${bars(
+  'Users reached',
+  items((m) => m.reach),
+  pct,
+)}
 <table>${table[0] ?? ''}${table.slice(1, s.policies.length + 1).join('')}</table>
 </body></html>
 `;
@@ -107,7 +156,11 @@ ${bars('Users reached', items((m) => m.reach), pct)}
 export function writeReport(dir: string, s: EvalSummary): { md: string; json: string; html: string } {
   mkdirSync(dir, { recursive: true });
   const md = markdown(s);
-  const paths = { md: join(dir, 'report.md'), json: join(dir, 'summary.json'), html: join(dir, 'report.html') };
+  const paths = {
+    md: join(dir, 'report.md'),
+    json: join(dir, 'summary.json'),
+    html: join(dir, 'report.html'),
+  };
   writeFileSync(paths.md, md);
   writeFileSync(paths.json, JSON.stringify(s, null, 2) + '\n');
   writeFileSync(paths.html, html(s, md));

@@ -151,7 +151,14 @@ function pushSpecs(world: World): (p: PushSent) => PushSpec | undefined {
   return (p) => {
     if (p.candidate.kind === 'store') {
       const s = stores.get(p.candidate.id);
-      return s && { kind: 'store', category: s.category, discount: s.discount, storeLocation: { lat: s.lat, lon: s.lon } };
+      return (
+        s && {
+          kind: 'store',
+          category: s.category,
+          discount: s.discount,
+          storeLocation: { lat: s.lat, lon: s.lon },
+        }
+      );
     }
     const s = sales.get(p.candidate.id);
     return s && { kind: 'sale', category: s.category, discount: s.discount };
@@ -217,7 +224,9 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
     const initial = initialEvents(o.world, clock.now());
     await publish(producer, config.KAFKA_TOPIC_PREFIX, initial);
     published += initial.length;
-    o.progress(`${o.label}: ${initial.length} profiles and stores in; the first day starts in ${Math.round((epoch - Date.now()) / 1000)} s`);
+    o.progress(
+      `${o.label}: ${initial.length} profiles and stores in; the first day starts in ${Math.round((epoch - Date.now()) / 1000)} s`,
+    );
 
     const end = simStart + totalDays * DAY_MS;
     const campaignsAt: number[] = [];
@@ -252,7 +261,14 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
         if (!spec) continue;
         const sentAt = Date.parse(p.sentAt);
         const state = fatigue.get(p.userId) ?? NO_FATIGUE;
-        const outcome = sampleResponse(createRng(o.world.seed, 'response', p.pushId), o.world, p.userId, spec, sentAt, state);
+        const outcome = sampleResponse(
+          createRng(o.world.seed, 'response', p.pushId),
+          o.world,
+          p.userId,
+          spec,
+          sentAt,
+          state,
+        );
         fatigue.set(p.userId, recordPush(state, sentAt, outcome.opened));
         for (const e of feedbackEvents({
           world: o.world,
@@ -283,8 +299,15 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
       if (Date.now() - lastReport > 5000) {
         lastReport = Date.now();
         const simDay = (now - evalStart) / DAY_MS;
-        const phase = now < simStart ? 'warming up' : simDay < 0 ? `burn-in day ${(simDay + o.historyDays).toFixed(2)} of ${o.historyDays}` : `day ${simDay.toFixed(2)} of ${o.days}`;
-        o.progress(`${o.label}: ${phase}, ${published} events in, ${pushes.length} pushes, ${campaigns} campaigns`);
+        const phase =
+          now < simStart
+            ? 'warming up'
+            : simDay < 0
+              ? `burn-in day ${(simDay + o.historyDays).toFixed(2)} of ${o.historyDays}`
+              : `day ${simDay.toFixed(2)} of ${o.days}`;
+        o.progress(
+          `${o.label}: ${phase}, ${published} events in, ${pushes.length} pushes, ${campaigns} campaigns`,
+        );
       }
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -6,12 +6,32 @@ import type { Redis, Result } from 'ioredis';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     countOnce(seen: string, stats: string, ttlMs: number, field: string): Result<number, Context>;
-    offerWinner(key: string, json: string, score: number, decisionId: string, ttlMs: number): Result<number, Context>;
+    offerWinner(
+      key: string,
+      json: string,
+      score: number,
+      decisionId: string,
+      ttlMs: number,
+    ): Result<number, Context>;
     reserveContact(key: string, pushJson: string, ttlMs: number): Result<[string, string?], Context>;
-    claimDue(due: string, inflight: string, now: number, n: number, leaseUntil: number): Result<string[], Context>;
+    claimDue(
+      due: string,
+      inflight: string,
+      now: number,
+      n: number,
+      leaseUntil: number,
+    ): Result<string[], Context>;
     foldFeedback(
-      seen: string, engagement: string, strategyStats: string, saleClicks: string,
-      seenTtl: number, type: string, strategyField: string, candidateId: string, engagementTtl: number, clicksTtl: number,
+      seen: string,
+      engagement: string,
+      strategyStats: string,
+      saleClicks: string,
+      seenTtl: number,
+      type: string,
+      strategyField: string,
+      candidateId: string,
+      engagementTtl: number,
+      clicksTtl: number,
     ): Result<number, Context>;
   }
 }

@@ -7,7 +7,14 @@ import { stateKeys, TTL, CAP, type StateKeys } from '../../shared/keys';
 import type { Candidate, Winner } from '../../shared/schemas/jobs.schema';
 import { Winner as WinnerSchema } from '../../shared/schemas/jobs.schema';
 import type { Device, GeoPoint } from '../../shared/schemas/common';
-import type { Profile, Purchase, Sale, Store, LocationPing, Browse } from '../../shared/schemas/events.schema';
+import type {
+  Profile,
+  Purchase,
+  Sale,
+  Store,
+  LocationPing,
+  Browse,
+} from '../../shared/schemas/events.schema';
 import { systemClock, ttlMs, type Clock } from '../../shared/clock';
 import { withScripts } from './scripts';
 
@@ -166,7 +173,10 @@ export function createStateStore(redisConn: Redis, prefix: string, clock: Clock 
       await execOrThrow(p);
     },
 
-    async getUsers(userIds: readonly string[], opts: { categories?: boolean } = {}): Promise<Map<string, UserState>> {
+    async getUsers(
+      userIds: readonly string[],
+      opts: { categories?: boolean } = {},
+    ): Promise<Map<string, UserState>> {
       const p = redis.pipeline();
       for (const id of userIds) {
         p.hmget(keys.user(id), ...USER_FIELDS);
@@ -260,17 +270,39 @@ export function createStateStore(redisConn: Redis, prefix: string, clock: Clock 
       const p = redis.pipeline();
       for (const d of drops) {
         p.hincrby(keys.filterDrops, d.reason, 1);
-        p.xadd(keys.filterLog, 'MAXLEN', '~', CAP.filterLog, '*', 'user', d.userId, 'reason', d.reason,
-          'strategy', d.strategy, 'target', d.targetId);
+        p.xadd(
+          keys.filterLog,
+          'MAXLEN',
+          '~',
+          CAP.filterLog,
+          '*',
+          'user',
+          d.userId,
+          'reason',
+          d.reason,
+          'strategy',
+          d.strategy,
+          'target',
+          d.targetId,
+        );
       }
       await execOrThrow(p);
     },
 
     /** Offers each user a candidate; returns the users for whom it is now the window's winner. */
-    async offerWinners(offers: ReadonlyArray<{ userId: string; winner: Winner }>, ttlMs: number): Promise<string[]> {
+    async offerWinners(
+      offers: ReadonlyArray<{ userId: string; winner: Winner }>,
+      ttlMs: number,
+    ): Promise<string[]> {
       const p = redis.pipeline();
       for (const o of offers) {
-        p.offerWinner(keys.winner(o.userId), JSON.stringify(o.winner), o.winner.score, o.winner.decisionId, ttlMs);
+        p.offerWinner(
+          keys.winner(o.userId),
+          JSON.stringify(o.winner),
+          o.winner.score,
+          o.winner.decisionId,
+          ttlMs,
+        );
       }
       const res = await execOrThrow(p);
       return offers.filter((_, i) => res[i] === 1).map((o) => o.userId);
@@ -314,7 +346,10 @@ export function createStateStore(redisConn: Redis, prefix: string, clock: Clock 
     },
 
     /** Confirms delivery: the ledger says sent, the users leave inflight, counters move. */
-    async confirmSent(sent: ReadonlyArray<{ userId: string; strategy: string }>, done: readonly string[]): Promise<void> {
+    async confirmSent(
+      sent: ReadonlyArray<{ userId: string; strategy: string }>,
+      done: readonly string[],
+    ): Promise<void> {
       const p = redis.pipeline();
       for (const s of sent) {
         p.hset(keys.ledger(s.userId), 'state', 'sent');

@@ -16,7 +16,9 @@ export function createStrategies(opts: StrategyOptions): Map<string, StrategyPlu
     createMarketBasket({ maxStores: opts.MARKET_BASKET_MAX_STORES }),
     createDailySale({ policy: opts.DAILY_SALE_POLICY, maxCandidates: opts.DAILY_SALE_CANDIDATES }),
   ];
-  return new Map(list.filter((s) => (opts.STRATEGIES as readonly string[]).includes(s.name)).map((s) => [s.name, s]));
+  return new Map(
+    list.filter((s) => (opts.STRATEGIES as readonly string[]).includes(s.name)).map((s) => [s.name, s]),
+  );
 }
 
 export type { StrategyPlugin, Catalog } from './strategy';

@@ -27,7 +27,11 @@ export function createKafka(brokers: string[], clientId: string, logger?: Logger
 
 /** An idempotent producer: a retried send is written once per partition. */
 export async function createProducer(kafka: Kafka): Promise<Producer> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   return producer;
 }

@@ -56,7 +56,8 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
       const refused: Refused[] = [];
       for (const m of batch.messages) {
         const parsed = parseEvent(key, m.value, now);
-        if (parsed.ok) good.push({ topic: key, event: parsed.event, partition: batch.partition, offset: m.offset });
+        if (parsed.ok)
+          good.push({ topic: key, event: parsed.event, partition: batch.partition, offset: m.offset });
         else {
           refused.push({
             reason: parsed.reason,
@@ -77,7 +78,10 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
       await payload.heartbeat();
       if (refused.length > 0) {
-        opts.logger.warn({ topic: batch.topic, refused: refused.length, first: refused[0]?.reason }, 'dead-lettered');
+        opts.logger.warn(
+          { topic: batch.topic, refused: refused.length, first: refused[0]?.reason },
+          'dead-lettered',
+        );
       }
       opts.onBatch?.({ ok: good.length, refused: refused.length });
     },

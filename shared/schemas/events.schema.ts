@@ -3,7 +3,18 @@
  * redelivery harmless. A new version is added beside the old one, never edited in place.
  */
 import { z } from 'zod';
-import { Category, Device, Discount, GeoPoint, Id, Instant, Latitude, Longitude, Strategy, TimeZone } from './common';
+import {
+  Category,
+  Device,
+  Discount,
+  GeoPoint,
+  Id,
+  Instant,
+  Latitude,
+  Longitude,
+  Strategy,
+  TimeZone,
+} from './common';
 
 export const PurchaseV1 = z.object({
   v: z.literal(1),

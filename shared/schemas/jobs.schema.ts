@@ -41,7 +41,11 @@ export type Trigger = z.infer<typeof Trigger>;
 export const Audience = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('user'), userId: Id }),
   /** Every user, paged by cursor: `after` is the last user id of the previous page. */
-  z.object({ kind: z.literal('all'), after: z.string().default(''), page: z.number().int().nonnegative().default(0) }),
+  z.object({
+    kind: z.literal('all'),
+    after: z.string().default(''),
+    page: z.number().int().nonnegative().default(0),
+  }),
 ]);
 export type Audience = z.infer<typeof Audience>;
 

@@ -21,11 +21,32 @@ export function profile(userId: string, over: Record<string, unknown> = {}) {
 }
 
 export function store(storeId: string, category: string, over: Record<string, unknown> = {}) {
-  return { v: 1, eventId: `store-${storeId}`, storeId, name: `Store ${storeId}`, category, lat: CENTER.lat + 0.005, lon: CENTER.lon, discount: 10, at: iso(5000), ...over };
+  return {
+    v: 1,
+    eventId: `store-${storeId}`,
+    storeId,
+    name: `Store ${storeId}`,
+    category,
+    lat: CENTER.lat + 0.005,
+    lon: CENTER.lon,
+    discount: 10,
+    at: iso(5000),
+    ...over,
+  };
 }
 
 export function purchase(userId: string, category: string, over: Record<string, unknown> = {}) {
-  return { v: 1, eventId: `pur-${uid()}`, userId, storeId: 'origin-store', category, amount: 42.5, at: iso(), location: CENTER, ...over };
+  return {
+    v: 1,
+    eventId: `pur-${uid()}`,
+    userId,
+    storeId: 'origin-store',
+    category,
+    amount: 42.5,
+    at: iso(),
+    location: CENTER,
+    ...over,
+  };
 }
 
 export function sale(saleId: string, category: string, discount: number, over: Record<string, unknown> = {}) {

@@ -5,7 +5,11 @@ import type { Config } from '../../shared/config';
 import { createKafka } from '../../shared/kafka/client';
 import { TOPICS, topicName, type TopicKey } from '../../shared/topics';
 
-export async function produce(config: Config, topic: TopicKey, events: ReadonlyArray<object | string>): Promise<void> {
+export async function produce(
+  config: Config,
+  topic: TopicKey,
+  events: ReadonlyArray<object | string>,
+): Promise<void> {
   const producer = createKafka(config.KAFKA_BROKERS, 'herald-test-producer').producer();
   await producer.connect();
   try {
@@ -33,7 +37,10 @@ export interface Collected<T> {
 /** Reads a topic from the beginning into `messages` until stopped. */
 export async function collect<T = unknown>(config: Config, topic: TopicKey): Promise<Collected<T>> {
   const kafka = createKafka(config.KAFKA_BROKERS, 'herald-test-reader');
-  const consumer: Consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 100 });
+  const consumer: Consumer = kafka.consumer({
+    groupId: `reader-${randomBytes(4).toString('hex')}`,
+    maxWaitTimeInMs: 100,
+  });
   const messages: Collected<T>['messages'] = [];
   await consumer.connect();
   await consumer.subscribe({ topic: topicName(config.KAFKA_TOPIC_PREFIX, topic), fromBeginning: true });

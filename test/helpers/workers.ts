@@ -14,7 +14,11 @@ export interface RunningWorker {
   exited: Promise<number | null>;
 }
 
-export function startWorker(name: WorkerName, vars: Record<string, string>, args: string[] = []): RunningWorker {
+export function startWorker(
+  name: WorkerName,
+  vars: Record<string, string>,
+  args: string[] = [],
+): RunningWorker {
   const child = spawn(process.execPath, [join(root, 'dist', 'workers', name, `${name}.worker.js`), ...args], {
     env: { ...process.env, ...vars },
     stdio: ['ignore', 'pipe', 'pipe'],

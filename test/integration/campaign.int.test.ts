@@ -59,7 +59,12 @@ describe('batch: the daily-sale campaign', () => {
         .map(id),
     );
     await startDailySale(probe.queues, systemClock, 'Europe/Madrid');
-    await waitFor(() => readSink(env.sinkFile).length >= eligible.size, `${eligible.size} pushes`, 120_000, 250);
+    await waitFor(
+      () => readSink(env.sinkFile).length >= eligible.size,
+      `${eligible.size} pushes`,
+      120_000,
+      250,
+    );
     await probe.settle();
 
     const pushes = readSink(env.sinkFile);

@@ -26,7 +26,11 @@ describe('crash recovery', () => {
     env = await createTestEnv({ BATCH_SIZE: '250', STAGE_LOCK_MS: '2000', SEND_LEASE_MS: '2000' });
     probe = new PipelineProbe(env.config);
     await produce(env.config, 'sales', [sale('crash-sale', 'toys', 25)]);
-    await produce(env.config, 'profiles', Array.from({ length: USERS }, (_, i) => profile(id(i))));
+    await produce(
+      env.config,
+      'profiles',
+      Array.from({ length: USERS }, (_, i) => profile(id(i))),
+    );
     sent = await collect<PushSent>(env.config, 'pushSent');
     workers = new Workers(env.vars).start();
     await probe.settle(120_000);
@@ -78,7 +82,10 @@ describe('crash recovery', () => {
     const pushes = readSink(env.sinkFile);
     expect(pushes).toHaveLength(USERS);
     expect(new Set(pushes.map((p) => p.userId)).size).toBe(USERS);
-    await waitFor(() => new Set(sent.messages.map((m) => m.value.userId)).size >= USERS, 'push.sent to catch up');
+    await waitFor(
+      () => new Set(sent.messages.map((m) => m.value.userId)).size >= USERS,
+      'push.sent to catch up',
+    );
     expect(new Set(sent.messages.map((m) => m.value.pushId)).size).toBe(USERS);
   });
 });

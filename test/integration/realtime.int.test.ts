@@ -72,7 +72,10 @@ describe('real time: a purchase becomes one market-basket push', () => {
     // The best by the heuristic: wine follows groceries most (0.42) and has the larger discount.
     expect(push!.candidate.id).toBe('wine-1');
     expect(push!.devices).toEqual([{ platform: 'android', token: 'fcm-token-alice' }]);
-    const onKafka = await waitFor(() => sent.messages.filter((m) => m.value.userId === 'alice'), 'push.sent for alice');
+    const onKafka = await waitFor(
+      () => sent.messages.filter((m) => m.value.userId === 'alice'),
+      'push.sent for alice',
+    );
     expect(onKafka).toHaveLength(1);
     expect(onKafka[0]!.value.pushId).toBe(push!.pushId);
   });
@@ -99,7 +102,10 @@ describe('real time: a purchase becomes one market-basket push', () => {
 
   it('sends nothing to an opted-out user or one without a device, and records why', async () => {
     await produce(env.config, 'purchases', [purchase('dave', 'groceries'), purchase('erin', 'groceries')]);
-    await waitFor(async () => (await probe.drops()).filter((d) => d.user === 'dave' || d.user === 'erin').length === 2, 'two drops');
+    await waitFor(
+      async () => (await probe.drops()).filter((d) => d.user === 'dave' || d.user === 'erin').length === 2,
+      'two drops',
+    );
     await probe.settle();
     expect(pushesOf('dave')).toHaveLength(0);
     expect(pushesOf('erin')).toHaveLength(0);
@@ -112,7 +118,10 @@ describe('real time: a purchase becomes one market-basket push', () => {
     const bad = '{"v":1,"eventId":"broken","userId":"frank","amount":';
     const negative = purchase('frank', 'groceries', { eventId: 'negative', amount: -5 });
     await produce(env.config, 'purchases', [bad, negative, purchase('grace', 'groceries')]);
-    const letters = await waitFor(() => (dead.messages.length >= 2 ? dead.messages : null), 'two dead letters');
+    const letters = await waitFor(
+      () => (dead.messages.length >= 2 ? dead.messages : null),
+      'two dead letters',
+    );
     await waitFor(() => pushesOf('grace').length > 0, 'grace’s push after the bad events');
     await probe.settle();
     expect(letters).toHaveLength(2);

@@ -16,15 +16,25 @@ describe('state store expiries', () => {
     await redis.quit();
   });
 
-  it("keeps a sale of the simulated past for its validity in clock time, converted to a wall-clock TTL", async () => {
+  it('keeps a sale of the simulated past for its validity in clock time, converted to a wall-clock TTL', async () => {
     const simNow = Date.parse('2020-03-01T09:00:00Z');
     const clock = acceleratedClock(simNow, 1000, Date.now());
     const store = createStateStore(redis, prefix, clock);
     await store.fold({
-      sales: [{
-        v: 1, eventId: 'e', saleId: 'old-world-sale', title: 'Shoes', category: 'shoes', discount: 20,
-        validFrom: '2020-03-01T00:00:00Z', validTo: '2020-03-02T00:00:00Z', deepLink: 'https://x/s', at: '2020-03-01T00:00:00Z',
-      }],
+      sales: [
+        {
+          v: 1,
+          eventId: 'e',
+          saleId: 'old-world-sale',
+          title: 'Shoes',
+          category: 'shoes',
+          discount: 20,
+          validFrom: '2020-03-01T00:00:00Z',
+          validTo: '2020-03-02T00:00:00Z',
+          deepLink: 'https://x/s',
+          at: '2020-03-01T00:00:00Z',
+        },
+      ],
     });
     const sales = await store.activeSales(clock.now(), '2020-03-01');
     expect(sales.map((s) => s.saleId)).toEqual(['old-world-sale']);

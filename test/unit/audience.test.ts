@@ -4,7 +4,8 @@ import type { Target } from '../../shared/schemas/jobs.schema';
 
 const users = Array.from({ length: 1234 }, (_, i) => `u${String(i).padStart(5, '0')}`);
 const store = {
-  pageUsers: (after: string, count: number) => Promise.resolve(users.filter((u) => u > after).slice(0, count)),
+  pageUsers: (after: string, count: number) =>
+    Promise.resolve(users.filter((u) => u > after).slice(0, count)),
 };
 const campaign: Target = {
   strategy: 'daily-sale',
@@ -44,8 +45,15 @@ describe('audience', () => {
 
   it('puts single-user targets together in batches', async () => {
     const stage = createAudienceStage({ store, batchSize: 2, pagesPerJob: 3 });
-    const one = (u: string): Target => ({ ...campaign, targetId: `t-${u}`, audience: { kind: 'user', userId: u } });
+    const one = (u: string): Target => ({
+      ...campaign,
+      targetId: `t-${u}`,
+      audience: { kind: 'user', userId: u },
+    });
     const outs = await stage({ targets: [one('a'), one('b'), one('c')] }, { jobId: 'x', attempt: 1 });
-    expect(outs.map((o) => (o.payload as QueuePayload<'filter'>).groups.map((g) => g.userIds[0]))).toEqual([['a', 'b'], ['c']]);
+    expect(outs.map((o) => (o.payload as QueuePayload<'filter'>).groups.map((g) => g.userIds[0]))).toEqual([
+      ['a', 'b'],
+      ['c'],
+    ]);
   });
 });

@@ -4,11 +4,28 @@ import { scoreGroup } from '../../services/pipeline/score';
 import type { UserState } from '../../services/state/state-store';
 
 const sale = (saleId: string, category: string, clicks: number, discount = 10) => ({
-  saleId, title: saleId, category, discount, clicks, validFrom: 0, validTo: 9e12, deepLink: `https://x/${saleId}`,
+  saleId,
+  title: saleId,
+  category,
+  discount,
+  clicks,
+  validFrom: 0,
+  validTo: 9e12,
+  deepLink: `https://x/${saleId}`,
 });
-const sales = [sale('shoes-a', 'shoes', 50), sale('shoes-b', 'shoes', 5), sale('books-a', 'books', 20), sale('wine-a', 'wine', 1)];
+const sales = [
+  sale('shoes-a', 'shoes', 50),
+  sale('shoes-b', 'shoes', 5),
+  sale('books-a', 'books', 20),
+  sale('wine-a', 'wine', 1),
+];
 const user = (userId: string, categories: Record<string, number>): UserState => ({
-  userId, timeZone: 'UTC', locale: 'en', optIn: true, devices: [], categories,
+  userId,
+  timeZone: 'UTC',
+  locale: 'en',
+  optIn: true,
+  devices: [],
+  categories,
 });
 
 describe('daily-sale policies', () => {
@@ -24,7 +41,13 @@ describe('daily-sale policies', () => {
       ['wine-a', 'wine'],
       ['shoes-a', '*'],
     ]);
-    const group = { strategy: 'daily-sale', targetId: 'ds', at: 0, candidates, userIds: ['reader', 'drinker', 'cook', 'new'] };
+    const group = {
+      strategy: 'daily-sale',
+      targetId: 'ds',
+      at: 0,
+      candidates,
+      userIds: ['reader', 'drinker', 'cook', 'new'],
+    };
     const users = new Map([
       ['reader', user('reader', { books: 3, shoes: 1 })],
       ['drinker', user('drinker', { wine: 2 })],
@@ -32,21 +55,40 @@ describe('daily-sale policies', () => {
       ['new', user('new', {})],
     ]);
     const picks = scoreGroup(group, users, rankScore);
-    const got = Object.fromEntries(picks.flatMap((p) => p.userIds.map((u) => [u, `${p.candidate.id}/${p.candidate.segment}`])));
-    expect(got).toEqual({ reader: 'books-a/books', drinker: 'wine-a/wine', cook: 'shoes-a/*', new: 'shoes-a/*' });
+    const got = Object.fromEntries(
+      picks.flatMap((p) => p.userIds.map((u) => [u, `${p.candidate.id}/${p.candidate.segment}`])),
+    );
+    expect(got).toEqual({
+      reader: 'books-a/books',
+      drinker: 'wine-a/wine',
+      cook: 'shoes-a/*',
+      new: 'shoes-a/*',
+    });
   });
 
   it("personal picks each user's best among the top sales by their purchase mix", () => {
     const candidates = dailySaleCandidates(sales, 'personal', 3);
     expect(candidates.map((c) => c.id)).toEqual(['shoes-a', 'books-a', 'shoes-b']);
-    const users = new Map([['reader', user('reader', { books: 3, shoes: 1 })], ['runner', user('runner', { shoes: 1 })]]);
-    const picks = scoreGroup({ strategy: 'daily-sale', targetId: 'ds', at: 0, candidates, userIds: ['reader', 'runner'] }, users, rankScore);
-    expect(Object.fromEntries(picks.flatMap((p) => p.userIds.map((u) => [u, p.candidate.id])))).toEqual({ reader: 'books-a', runner: 'shoes-a' });
+    const users = new Map([
+      ['reader', user('reader', { books: 3, shoes: 1 })],
+      ['runner', user('runner', { shoes: 1 })],
+    ]);
+    const picks = scoreGroup(
+      { strategy: 'daily-sale', targetId: 'ds', at: 0, candidates, userIds: ['reader', 'runner'] },
+      users,
+      rankScore,
+    );
+    expect(Object.fromEntries(picks.flatMap((p) => p.userIds.map((u) => [u, p.candidate.id])))).toEqual({
+      reader: 'books-a',
+      runner: 'shoes-a',
+    });
   });
 
   it('affinity is the share of purchases in the category, and the dominant category is the most bought', () => {
     const u = user('u', { books: 3, shoes: 1 });
-    expect(userAffinity({ id: 's', kind: 'sale', category: 'books', title: 't', discount: 0, affinity: 0 }, u)).toBe(0.75);
+    expect(
+      userAffinity({ id: 's', kind: 'sale', category: 'books', title: 't', discount: 0, affinity: 0 }, u),
+    ).toBe(0.75);
     expect(dominantCategory(u.categories)).toBe('books');
     expect(dominantCategory({})).toBeUndefined();
   });

@@ -11,8 +11,21 @@ const user = (userId: string, over: Partial<UserState> = {}): UserState => ({
   devices: [device],
   ...over,
 });
-const candidate = { id: 's1', kind: 'store' as const, category: 'wine', title: 'Cellar', discount: 10, affinity: 0.4 };
-const group: Group = { strategy: 'market-basket', targetId: 't1', at: 0, candidates: [candidate], userIds: ['ok', 'out', 'nodev', 'cool', 'ghost'] };
+const candidate = {
+  id: 's1',
+  kind: 'store' as const,
+  category: 'wine',
+  title: 'Cellar',
+  discount: 10,
+  affinity: 0.4,
+};
+const group: Group = {
+  strategy: 'market-basket',
+  targetId: 't1',
+  at: 0,
+  candidates: [candidate],
+  userIds: ['ok', 'out', 'nodev', 'cool', 'ghost'],
+};
 
 describe('filterGroup', () => {
   const users = new Map([

@@ -8,9 +8,21 @@ const c = (topic: IngestTopic, event: object): Consumed<IngestTopic> =>
 describe('planIngest', () => {
   it('folds every topic and makes one market-basket trigger per purchase', () => {
     const plan = planIngest([
-      c('purchases', { eventId: 'p2', userId: 'u1', storeId: 's', category: 'wine', at: '2026-11-22T10:05:00Z' }),
+      c('purchases', {
+        eventId: 'p2',
+        userId: 'u1',
+        storeId: 's',
+        category: 'wine',
+        at: '2026-11-22T10:05:00Z',
+      }),
       c('locations', { eventId: 'l1', userId: 'u1', lat: 1, lon: 2, at: '2026-11-22T10:00:00Z' }),
-      c('purchases', { eventId: 'p1', userId: 'u2', storeId: 's', category: 'groceries', at: '2026-11-22T10:00:00Z' }),
+      c('purchases', {
+        eventId: 'p1',
+        userId: 'u2',
+        storeId: 's',
+        category: 'groceries',
+        at: '2026-11-22T10:00:00Z',
+      }),
       c('profiles', { eventId: 'f1', userId: 'u3', at: '2026-11-22T09:00:00Z' }),
     ]);
     expect(plan.fold.locations).toHaveLength(1);
@@ -26,8 +38,20 @@ describe('planIngest freshness', () => {
   it('folds an old purchase but triggers nothing for it', () => {
     const plan = planIngest(
       [
-        c('purchases', { eventId: 'old', userId: 'u1', storeId: 's', category: 'wine', at: '2026-11-20T10:00:00Z' }),
-        c('purchases', { eventId: 'new', userId: 'u2', storeId: 's', category: 'wine', at: '2026-11-22T10:00:00Z' }),
+        c('purchases', {
+          eventId: 'old',
+          userId: 'u1',
+          storeId: 's',
+          category: 'wine',
+          at: '2026-11-20T10:00:00Z',
+        }),
+        c('purchases', {
+          eventId: 'new',
+          userId: 'u2',
+          storeId: 's',
+          category: 'wine',
+          at: '2026-11-22T10:00:00Z',
+        }),
       ],
       { marketBasket: true, freshAfter: Date.parse('2026-11-22T09:00:00Z') },
     );
@@ -36,10 +60,21 @@ describe('planIngest freshness', () => {
   });
 
   it('triggers nothing when market basket is off', () => {
-    const plan = planIngest([c('purchases', { eventId: 'p', userId: 'u', storeId: 's', category: 'wine', at: '2026-11-22T10:00:00Z' })], {
-      marketBasket: false,
-      freshAfter: 0,
-    });
+    const plan = planIngest(
+      [
+        c('purchases', {
+          eventId: 'p',
+          userId: 'u',
+          storeId: 's',
+          category: 'wine',
+          at: '2026-11-22T10:00:00Z',
+        }),
+      ],
+      {
+        marketBasket: false,
+        freshAfter: 0,
+      },
+    );
     expect(plan.triggers).toEqual([]);
   });
 });

@@ -5,7 +5,12 @@ import type { UserState } from '../../services/state/state-store';
 import type { Candidate } from '../../shared/schemas/jobs.schema';
 
 const here = { lat: 40.4168, lon: -3.7038 };
-const store = (id: string, affinity: number, discount: number, location?: { lat: number; lon: number }): Candidate => ({
+const store = (
+  id: string,
+  affinity: number,
+  discount: number,
+  location?: { lat: number; lon: number },
+): Candidate => ({
   id,
   kind: 'store',
   category: 'wine',
@@ -28,7 +33,12 @@ describe('heuristic score', () => {
 
 describe('scoreGroup', () => {
   const u = (userId: string, location?: { lat: number; lon: number }): UserState => ({
-    userId, timeZone: 'UTC', locale: 'en', optIn: true, devices: [], ...(location ? { location } : {}),
+    userId,
+    timeZone: 'UTC',
+    locale: 'en',
+    optIn: true,
+    devices: [],
+    ...(location ? { location } : {}),
   });
   const far = { lat: here.lat + 0.2, lon: here.lon };
   const near = store('near', 0.3, 0, here);
@@ -41,7 +51,13 @@ describe('scoreGroup', () => {
       ['nowhere', u('nowhere')],
     ]);
     const picks = scoreGroup(
-      { strategy: 'market-basket', targetId: 't', at: 0, candidates: [near, deal], userIds: ['local', 'away', 'nowhere', 'ghost'] },
+      {
+        strategy: 'market-basket',
+        targetId: 't',
+        at: 0,
+        candidates: [near, deal],
+        userIds: ['local', 'away', 'nowhere', 'ghost'],
+      },
       users,
       (c, user) => heuristicScore(c, user.location),
     );
@@ -52,7 +68,14 @@ describe('scoreGroup', () => {
   });
 
   it('gives the same push id to the same trigger and user, and another to another trigger', () => {
-    const pick = { strategy: 's', targetId: 't1', at: 0, candidate: near, userIds: ['a', 'b'], scores: [0.5, 0.4] };
+    const pick = {
+      strategy: 's',
+      targetId: 't1',
+      at: 0,
+      candidate: near,
+      userIds: ['a', 'b'],
+      scores: [0.5, 0.4],
+    };
     const [a1, b1] = offers([pick]);
     const [a2] = offers([pick]);
     const [a3] = offers([{ ...pick, targetId: 't2' }]);

@@ -33,7 +33,16 @@ describe('parseEvent', () => {
   });
 
   it('refuses a profile with a time zone that is not IANA', () => {
-    const profile = { v: 1, eventId: 'p', userId: 'u', timeZone: 'Mars/Olympus', locale: 'en', pushOptIn: true, devices: [], at: purchase.at };
+    const profile = {
+      v: 1,
+      eventId: 'p',
+      userId: 'u',
+      timeZone: 'Mars/Olympus',
+      locale: 'en',
+      pushOptIn: true,
+      devices: [],
+      at: purchase.at,
+    };
     const r = parseEvent('profiles', bytes(profile), now);
     expect(r.ok ? '' : r.reason).toMatch(/^timeZone: not an IANA time zone/);
   });

@@ -12,8 +12,8 @@ import { boot, fatal } from '../boot';
 async function main() {
   const rt = boot('scheduler');
   const { config, logger, clock, queues } = rt;
-  await scheduleDailySale(queues.campaigns, config.DAILY_SALE_CRON, config.DAILY_SALE_TZ).catch((err: unknown) =>
-    fatal(logger, err),
+  await scheduleDailySale(queues.campaigns, config.DAILY_SALE_CRON, config.DAILY_SALE_TZ).catch(
+    (err: unknown) => fatal(logger, err),
   );
   const worker = new Worker(
     queueName('campaigns'),
@@ -27,7 +27,10 @@ async function main() {
   );
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
   if (process.argv.includes('--now')) {
-    logger.info({ triggerId: await startDailySale(queues, clock, config.DAILY_SALE_TZ) }, 'campaign started now');
+    logger.info(
+      { triggerId: await startDailySale(queues, clock, config.DAILY_SALE_TZ) },
+      'campaign started now',
+    );
   }
   onShutdown(logger, [() => worker.close(), () => rt.close()]);
   logger.info({ cron: config.DAILY_SALE_CRON, tz: config.DAILY_SALE_TZ }, 'started');

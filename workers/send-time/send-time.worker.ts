@@ -30,7 +30,11 @@ async function main() {
       await producer.send({
         topic: pushSent,
         acks: -1,
-        messages: pushes.map((p) => ({ key: p.userId, value: JSON.stringify(p), headers: { pushId: p.pushId } })),
+        messages: pushes.map((p) => ({
+          key: p.userId,
+          value: JSON.stringify(p),
+          headers: { pushId: p.pushId },
+        })),
       });
     },
     clock,
@@ -44,7 +48,12 @@ async function main() {
     connection: rt.redis,
     queues: rt.queues,
     prefix: config.HERALD_PREFIX,
-    handle: createSendTimeStage({ store, now: () => clock.now(), mode: config.SEND_MODE, localHour: config.SEND_LOCAL_HOUR }),
+    handle: createSendTimeStage({
+      store,
+      now: () => clock.now(),
+      mode: config.SEND_MODE,
+      localHour: config.SEND_LOCAL_HOUR,
+    }),
     logger,
     concurrency: config.STAGE_CONCURRENCY,
     lockMs: config.STAGE_LOCK_MS,

@@ -48,7 +48,11 @@ function candidateOf(s: RankedSale, segment?: string): Candidate {
  *   day's most-clicked sale (segment '*') for everyone else (v1.1).
  * - personal: the day's `maxCandidates` most popular sales; each user gets the one that fits their mix best.
  */
-export function dailySaleCandidates(sales: readonly RankedSale[], policy: DailySalePolicy, maxCandidates: number): Candidate[] {
+export function dailySaleCandidates(
+  sales: readonly RankedSale[],
+  policy: DailySalePolicy,
+  maxCandidates: number,
+): Candidate[] {
   const ranked = [...sales].sort(byPopularity);
   const top = ranked[0];
   if (!top) return [];
@@ -60,13 +64,20 @@ export function dailySaleCandidates(sales: readonly RankedSale[], policy: DailyS
   return [...[...bestOfCategory].map(([category, s]) => candidateOf(s, category)), candidateOf(top, '*')];
 }
 
-export function createDailySale(opts: { policy: DailySalePolicy; maxCandidates: number } = { policy: 'baseline', maxCandidates: 1 }): StrategyPlugin {
+export function createDailySale(
+  opts: { policy: DailySalePolicy; maxCandidates: number } = { policy: 'baseline', maxCandidates: 1 },
+): StrategyPlugin {
   return {
     name: DAILY_SALE,
     async target(trigger, catalog) {
       const data = TriggerData.safeParse(trigger.data);
-      if (!data.success) throw new SchemaError(`trigger ${trigger.triggerId}`, 'daily-sale trigger needs data.day');
-      const candidates = dailySaleCandidates(await catalog.activeSales(trigger.at, data.data.day), opts.policy, opts.maxCandidates);
+      if (!data.success)
+        throw new SchemaError(`trigger ${trigger.triggerId}`, 'daily-sale trigger needs data.day');
+      const candidates = dailySaleCandidates(
+        await catalog.activeSales(trigger.at, data.data.day),
+        opts.policy,
+        opts.maxCandidates,
+      );
       if (candidates.length === 0) return null;
       return {
         strategy: DAILY_SALE,

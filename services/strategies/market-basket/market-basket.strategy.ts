@@ -33,7 +33,10 @@ export function createMarketBasket(opts: { maxStores: number }): StrategyPlugin 
     async target(trigger, catalog) {
       const data = TriggerData.safeParse(trigger.data);
       if (!data.success || !trigger.userId) {
-        throw new SchemaError(`trigger ${trigger.triggerId}`, 'market-basket trigger needs userId, category, storeId');
+        throw new SchemaError(
+          `trigger ${trigger.triggerId}`,
+          'market-basket trigger needs userId, category, storeId',
+        );
       }
       const follows = catalog.affinity.following(data.data.category);
       const weight = new Map(follows.map((f) => [f.category, f.affinity]));
