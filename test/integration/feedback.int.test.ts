@@ -1,0 +1,79 @@
+/**
+ * The feedback worker on real Kafka and Redis: opens and clicks become per-user and per-strategy counters
+ * and the day's clicks per sale (which the daily-sale baseline ranks by); an event delivered twice counts once.
+ */
+import { createTestEnv, type TestEnv } from '../helpers/env';
+import { produce } from '../helpers/kafka';
+import { PipelineProbe } from '../helpers/pipeline';
+import { waitFor } from '../helpers/wait';
+import { Workers } from '../helpers/workers';
+
+const at = new Date(Date.now() - 60_000).toISOString();
+const fb = (eventId: string, userId: string, type: string, candidateId = 'sale-1') => ({
+  v: 1,
+  eventId,
+  pushId: `push-${userId}`,
+  userId,
+  strategy: 'daily-sale',
+  candidateId,
+  type,
+  at,
+});
+
+describe('feedback', () => {
+  let env: TestEnv;
+  let workers: Workers;
+  let probe: PipelineProbe;
+
+  beforeAll(async () => {
+    env = await createTestEnv();
+    probe = new PipelineProbe(env.config);
+    workers = new Workers(env.vars).start(['feedback']);
+  });
+  afterAll(async () => {
+    await workers?.stop();
+    await probe?.close();
+    await env?.cleanup();
+  });
+
+  it('counts opens and clicks per user, per strategy and per sale, each event once', async () => {
+    const events = [
+      fb('e1', 'ann', 'delivered'),
+      fb('e2', 'ann', 'opened'),
+      fb('e3', 'ann', 'clicked'),
+      fb('e4', 'ben', 'delivered'),
+      fb('e5', 'ben', 'opened'),
+      fb('e6', 'cat', 'clicked', 'sale-2'),
+    ];
+    await produce(env.config, 'feedback', events);
+    await produce(env.config, 'feedback', [fb('e3', 'ann', 'clicked')]); // redelivered: must not count again
+    await produce(env.config, 'feedback', ['{"not":"feedback"}']);
+    const { redis, keys } = probe;
+    await waitFor(
+      async () => (await redis.hget(keys.strategyStats, 'daily-sale:clicked')) === '2',
+      'two clicks counted',
+    );
+    await waitFor(
+      () => probe.idle(Date.now()).then(async () => (await redis.hlen(keys.strategyStats)) === 3),
+      'idle',
+    );
+    expect(await redis.hgetall(keys.strategyStats)).toEqual({
+      'daily-sale:delivered': '2',
+      'daily-sale:opened': '2',
+      'daily-sale:clicked': '2',
+    });
+    expect(await redis.hgetall(keys.engagement('ann'))).toEqual({
+      delivered: '1',
+      opened: '1',
+      clicked: '1',
+    });
+    expect(await redis.hgetall(keys.engagement('ben'))).toEqual({ delivered: '1', opened: '1' });
+    const day = at.slice(0, 10);
+    expect(await redis.zrange(keys.saleClicks(day), 0, -1, 'WITHSCORES')).toEqual([
+      'sale-1',
+      '1',
+      'sale-2',
+      '1',
+    ]);
+  });
+});
