@@ -4,6 +4,7 @@
  */
 import { createTestEnv, type TestEnv } from '../helpers/env';
 import { produce } from '../helpers/kafka';
+import { groupCaughtUp } from '../../services/operations/probe';
 import { PipelineProbe } from '../helpers/pipeline';
 import { waitFor } from '../helpers/wait';
 import { Workers } from '../helpers/workers';
@@ -54,8 +55,8 @@ describe('feedback', () => {
       'two clicks counted',
     );
     await waitFor(
-      () => probe.idle(Date.now()).then(async () => (await redis.hlen(keys.strategyStats)) === 3),
-      'idle',
+      () => groupCaughtUp(env.config, `${env.config.KAFKA_GROUP_PREFIX}-feedback`, ['feedback']),
+      'the feedback worker to commit everything',
     );
     expect(await redis.hgetall(keys.strategyStats)).toEqual({
       'daily-sale:delivered': '2',
