@@ -226,6 +226,9 @@ export async function ensureRedis(config: StackConfig, options: StackOptions = {
     '--daemonize', 'yes',
     '--appendonly', 'yes',
     '--maxmemory-policy', 'noeviction',
+    // Herald's user hashes hold a devices JSON longer than the default 64 bytes; at 512 they stay compact
+    // listpacks (about 490 B a user instead of 890 B, measured by npm run bench).
+    '--hash-max-listpack-value', '512',
     '--dir', dirs.dir,
     '--pidfile', dirs.pidFile,
     '--logfile', dirs.logFile,

@@ -45,8 +45,10 @@ export function stateKeys(prefix: string) {
     winner: (userId: string) => k(`winner:${userId}`),
     /** hash: push (JSON), state (reserved | sent). At most one per user per contact window. TTL = window. */
     ledger: (userId: string) => k(`ledger:${userId}`),
-    /** zset: user id -> due time (ms). Members leave it when delivered. Bounded by the users. */
+    /** zset: user id -> due time (ms), campaign lane. Members leave it when delivered. Bounded by the users. */
     due: k('send:due'),
+    /** zset: the same for the real-time lane, which delivery drains first. */
+    dueRealtime: k('send:due:rt'),
     /** zset: user id -> lease expiry (ms) while a send-time process delivers it. */
     inflight: k('send:inflight'),
     /** hash: reason -> users dropped by filter. */

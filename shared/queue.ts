@@ -16,20 +16,32 @@ export function queueName(key: QueueKey): string {
   return `{${QUEUES[key].name}}`;
 }
 
+/**
+ * The bulk lane. BullMQ serves plain jobs before any prioritized one, so campaign jobs carry this priority
+ * and every stage hands it on: a purchase's push never waits behind a million-user campaign.
+ */
+export const BULK_PRIORITY = 10;
+
+export type Lane = 'realtime' | 'bulk';
+export const laneOf = (priority: number | undefined): Lane => ((priority ?? 0) > 0 ? 'bulk' : 'realtime');
+
 /** One job to add: `id` must be deterministic so a retried producer adds it once. */
 export interface Outgoing<K extends QueueKey = QueueKey> {
   queue: K;
   id: string;
   payload: QueuePayload<K>;
+  /** BULK_PRIORITY for campaign work; absent for real time. */
+  priority?: number;
 }
 
 export type Queues = Record<QueueKey, Queue>;
 
 /** Retention: completed jobs stay an hour (ids dedupe retries meanwhile); failed ones wait a week for an operator. */
-export function jobOptions(key: QueueKey, id: string): JobsOptions {
+export function jobOptions(key: QueueKey, id: string, priority?: number): JobsOptions {
   const q = QUEUES[key];
   return {
     jobId: id,
+    ...(priority ? { priority } : {}),
     attempts: q.attempts,
     backoff: { type: 'exponential', delay: q.backoffMs },
     removeOnComplete: { age: 3600, count: 5000 },
@@ -71,7 +83,9 @@ export async function enqueue(queues: Queues, jobs: readonly Outgoing[]): Promis
   }
   await Promise.all(
     [...byQueue].map(([key, list]) =>
-      queues[key].addBulk(list.map((j) => ({ name: key, data: j.payload, opts: jobOptions(key, j.id) }))),
+      queues[key].addBulk(
+        list.map((j) => ({ name: key, data: j.payload, opts: jobOptions(key, j.id, j.priority) })),
+      ),
     ),
   );
 }

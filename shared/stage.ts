@@ -7,12 +7,23 @@ import type { Redis } from 'ioredis';
 import { isRetriable } from './errors';
 import { stableId } from './ids';
 import type { Logger } from './logger';
-import { bullPrefix, enqueue, queueName, validatePayload, type Outgoing, type Queues } from './queue';
+import {
+  bullPrefix,
+  enqueue,
+  laneOf,
+  queueName,
+  validatePayload,
+  type Lane,
+  type Outgoing,
+  type Queues,
+} from './queue';
 import type { QueueKey, QueuePayload } from './queues';
 
 export interface StageContext {
   jobId: string;
   attempt: number;
+  /** The lane of the job: its outputs stay in it. */
+  lane: Lane;
 }
 
 /** A stage's domain: a batch in, jobs for the next stages out. */
@@ -44,9 +55,15 @@ export function runStage<K extends QueueKey>(opts: StageOptions<K>): Worker {
       try {
         const payload = validatePayload(stage, job.data, `job ${stage}/${jobId}`);
         const started = performance.now();
-        const outs = await opts.handle(payload, { jobId, attempt: job.attemptsMade + 1 });
+        const priority = job.opts.priority;
+        const outs = await opts.handle(payload, {
+          jobId,
+          attempt: job.attemptsMade + 1,
+          lane: laneOf(priority),
+        });
         // Ids derive from this job's id, so a retry of this job adds the same jobs, which BullMQ keeps once.
-        const jobs = outs.map((o, i) => ({ ...o, id: o.id ?? stableId(o.queue, stage, jobId, i) }));
+        // Outputs stay in the job's lane.
+        const jobs = outs.map((o, i) => ({ priority, ...o, id: o.id ?? stableId(o.queue, stage, jobId, i) }));
         await enqueue(opts.queues, jobs);
         logger.debug({ jobId, out: jobs.length, ms: Math.round(performance.now() - started) }, 'batch done');
         return { out: jobs.length };

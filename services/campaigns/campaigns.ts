@@ -5,7 +5,7 @@
 import type { Queue } from 'bullmq';
 import type { Clock } from '../../shared/clock';
 import { stableId } from '../../shared/ids';
-import { enqueue, type Queues } from '../../shared/queue';
+import { BULK_PRIORITY, enqueue, type Queues } from '../../shared/queue';
 import { DAILY_SALE, dailySaleTrigger } from '../strategies/daily-sale/daily-sale.strategy';
 
 export async function scheduleDailySale(campaigns: Queue, cron: string, tz: string): Promise<void> {
@@ -20,7 +20,12 @@ export async function scheduleDailySale(campaigns: Queue, cron: string, tz: stri
 export async function startDailySale(queues: Queues, clock: Clock, tz: string): Promise<string> {
   const trigger = dailySaleTrigger(clock.now(), tz);
   await enqueue(queues, [
-    { queue: 'target', id: stableId('target', trigger.triggerId), payload: { triggers: [trigger] } },
+    {
+      queue: 'target',
+      id: stableId('target', trigger.triggerId),
+      payload: { triggers: [trigger] },
+      priority: BULK_PRIORITY,
+    },
   ]);
   return trigger.triggerId;
 }

@@ -80,11 +80,12 @@ export class PipelineProbe {
     if (!(await groupCaughtUp(this.config, `${this.config.KAFKA_GROUP_PREFIX}-ingest`, INGEST_TOPICS)))
       return false;
     if ((await this.pendingJobs()) > 0) return false;
-    const [due, inflight] = await Promise.all([
+    const [due, dueRealtime, inflight] = await Promise.all([
       this.redis.zcount(this.keys.due, '-inf', now),
+      this.redis.zcount(this.keys.dueRealtime, '-inf', now),
       this.redis.zcard(this.keys.inflight),
     ]);
-    return due + inflight === 0;
+    return due + dueRealtime + inflight === 0;
   }
 
   /** Waits until the pipeline is idle twice in a row, half a second apart. */

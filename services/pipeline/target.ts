@@ -12,10 +12,24 @@ export function createTargetStage(deps: {
 }): StageHandler<'target'> {
   return async ({ triggers }) => {
     const targets: Target[] = [];
+    // Triggers of a batch share their catalog reads: many purchases name the same few categories.
+    const stores = new Map<string, ReturnType<Catalog['storesInCategories']>>();
+    const catalog: Catalog = {
+      ...deps.catalog,
+      storesInCategories: (categories) => {
+        const key = [...categories].sort().join(',');
+        let hit = stores.get(key);
+        if (!hit) {
+          hit = deps.catalog.storesInCategories(categories);
+          stores.set(key, hit);
+        }
+        return hit;
+      },
+    };
     for (const t of triggers) {
       const strategy = deps.strategies.get(t.strategy);
       if (!strategy) throw new SchemaError(`trigger ${t.triggerId}`, `unknown strategy ${t.strategy}`);
-      const target = await strategy.target(t, deps.catalog);
+      const target = await strategy.target(t, catalog);
       if (target) targets.push(target);
     }
     // A campaign target pages through every user by itself, so it travels alone.

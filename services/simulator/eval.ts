@@ -15,7 +15,7 @@ import { policyResult, type PolicyResult } from './metrics';
 import { runOracle } from './oracle-run';
 import { summarize, writeReport } from './report';
 import { runSimulation } from './sim-run';
-import { createWorld } from './world';
+import { DAY_MS, createWorld } from './world';
 
 const POLICIES: Record<string, { description: string; env: Record<string, string> }> = {
   baseline: {
@@ -82,7 +82,12 @@ async function main() {
   const affinity: unknown = JSON.parse(readFileSync(config.AFFINITY_PATH, 'utf8'));
   const world = createWorld({ seed, users, stores, salesPerDay, days: historyDays + days, start, affinity });
   const timeZone = 'Europe/Madrid';
-  const salesAvailable = Array.from({ length: days }, (_, d) => world.sales[historyDays + d]?.length ?? 0);
+  // Sales available on a day: every sale valid at some moment of it, whichever day published it.
+  const allSales = world.sales.flat();
+  const salesAvailable = Array.from({ length: days }, (_, d) => {
+    const from = world.startMs + (historyDays + d) * DAY_MS;
+    return allSales.filter((s) => s.validFrom < from + DAY_MS && s.validTo > from).length;
+  });
   say(
     `eval: ${users} users, ${stores} stores, ${salesPerDay} sales a day, ${historyDays} days of history then ${days} evaluated days from ${start} (a day = ${daySeconds} s); policies ${policies.join(', ')}`,
   );

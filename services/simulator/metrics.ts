@@ -18,7 +18,7 @@ export interface Measures {
   expectedClicks: number;
   /** Clicks / opens. */
   clickToOpen: number;
-  /** Mean over days of distinct sales pushed / sales available that day. */
+  /** Mean over days of distinct sales pushed / sales valid at some moment of that day. */
   coverage: number;
 }
 

@@ -15,6 +15,7 @@ declare module 'ioredis' {
     ): Result<number, Context>;
     reserveContact(key: string, pushJson: string, ttlMs: number): Result<[string, string?], Context>;
     claimDue(
+      dueRealtime: string,
       due: string,
       inflight: string,
       now: number,
@@ -81,25 +82,28 @@ if redis.call('HGET', KEYS[1], 'state') == 'sent' then return {'sent'} end
 return {'pending', cur}`,
   },
   /**
-   * Claims up to ARGV[2] users due at or before ARGV[1]: moves them from due to inflight with a lease until
-   * ARGV[3]. Users whose lease ran out (their process died) are claimed again first.
+   * Claims up to ARGV[2] users due at or before ARGV[1]: moves them from a due set to inflight with a lease
+   * until ARGV[3]. Users whose lease ran out (their process died) come first, then the real-time lane
+   * (KEYS[1]), then the campaign lane (KEYS[2]).
    */
   claimDue: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
 local now, n, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local out = {}
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, n)
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
 for _, u in ipairs(stale) do
-  redis.call('ZADD', KEYS[2], lease, u)
+  redis.call('ZADD', KEYS[3], lease, u)
   out[#out + 1] = u
 end
-if #out < n then
-  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, n - #out)
-  for _, u in ipairs(due) do
-    redis.call('ZREM', KEYS[1], u)
-    redis.call('ZADD', KEYS[2], lease, u)
-    out[#out + 1] = u
+for k = 1, 2 do
+  if #out < n then
+    local due = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'LIMIT', 0, n - #out)
+    for _, u in ipairs(due) do
+      redis.call('ZREM', KEYS[k], u)
+      redis.call('ZADD', KEYS[3], lease, u)
+      out[#out + 1] = u
+    end
   end
 end
 return out`,

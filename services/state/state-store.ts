@@ -16,6 +16,7 @@ import type {
   Browse,
 } from '../../shared/schemas/events.schema';
 import { systemClock, ttlMs, type Clock } from '../../shared/clock';
+import type { Lane } from '../../shared/queue';
 import { withScripts } from './scripts';
 
 export interface UserState {
@@ -152,12 +153,15 @@ export function createStateStore(redisConn: Redis, prefix: string, clock: Clock 
         const k = keys.user(e.userId);
         p.hset(k, { lastCategory: e.category, lastPurchaseAt: String(Date.parse(e.at)) });
         if (e.location) p.hset(k, { lat: String(e.location.lat), lon: String(e.location.lon) });
+        p.pexpire(k, TTL.user);
       }
       for (const e of events.locations ?? []) {
         p.hset(keys.user(e.userId), { lat: String(e.lat), lon: String(e.lon) });
+        p.pexpire(keys.user(e.userId), TTL.user);
       }
       for (const e of events.browse ?? []) {
         p.hset(keys.user(e.userId), { lastBrowsed: e.category, lastBrowseAction: e.action });
+        p.pexpire(keys.user(e.userId), TTL.user);
       }
       if (p.length > 0) await execOrThrow(p);
     },
@@ -319,15 +323,16 @@ export function createStateStore(redisConn: Redis, prefix: string, clock: Clock 
     },
 
     /** Books users for delivery at their due instants; a user already booked keeps the earlier time. */
-    async book(entries: ReadonlyArray<{ userId: string; due: number }>): Promise<void> {
+    async book(entries: ReadonlyArray<{ userId: string; due: number }>, lane: Lane = 'bulk'): Promise<void> {
       if (entries.length === 0) return;
       const args: Array<string | number> = [];
       for (const e of entries) args.push(e.due, e.userId);
-      await redis.zadd(keys.due, 'LT', ...args);
+      await redis.zadd(lane === 'realtime' ? keys.dueRealtime : keys.due, 'LT', ...args);
     },
 
+    /** Claims due users, real-time lane first (see the claimDue script). */
     async claimDue(now: number, count: number, leaseUntil: number): Promise<string[]> {
-      return redis.claimDue(keys.due, keys.inflight, now, count, leaseUntil);
+      return redis.claimDue(keys.dueRealtime, keys.due, keys.inflight, now, count, leaseUntil);
     },
 
     /** Per user: 'new' (reserved now), 'sent' (already went out), or the push reserved before a crash. */

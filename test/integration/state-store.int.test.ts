@@ -43,4 +43,20 @@ describe('state store expiries', () => {
     expect(ttl).toBeGreaterThan(135_000);
     expect(ttl).toBeLessThanOrEqual(140_400);
   });
+
+  it('delivers the real-time lane first, and retakes a batch whose lease ran out', async () => {
+    const store = createStateStore(redis, `${prefix}x`);
+    await store.book(
+      [
+        { userId: 'campaign-1', due: 1000 },
+        { userId: 'campaign-2', due: 1000 },
+      ],
+      'bulk',
+    );
+    await store.book([{ userId: 'purchaser', due: 5000 }], 'realtime');
+    expect(await store.claimDue(6000, 2, 9000)).toEqual(['purchaser', 'campaign-1']);
+    // Nobody confirmed them; once the lease (9000) has passed they come back before anything still due.
+    expect((await store.claimDue(9500, 2, 20_000)).sort()).toEqual(['campaign-1', 'purchaser']);
+    expect(await store.claimDue(9500, 5, 20_000)).toEqual(['campaign-2']);
+  });
 });

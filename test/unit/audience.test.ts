@@ -26,7 +26,7 @@ describe('audience', () => {
       const next: Array<QueuePayload<'audience'>> = [];
       for (const job of pending) {
         audienceJobs++;
-        for (const out of await stage(job, { jobId: `a${audienceJobs}`, attempt: 1 })) {
+        for (const out of await stage(job, { jobId: `a${audienceJobs}`, attempt: 1, lane: 'bulk' })) {
           if (out.queue === 'audience') next.push(out.payload as QueuePayload<'audience'>);
           else {
             const groups = (out.payload as QueuePayload<'filter'>).groups;
@@ -50,7 +50,10 @@ describe('audience', () => {
       targetId: `t-${u}`,
       audience: { kind: 'user', userId: u },
     });
-    const outs = await stage({ targets: [one('a'), one('b'), one('c')] }, { jobId: 'x', attempt: 1 });
+    const outs = await stage(
+      { targets: [one('a'), one('b'), one('c')] },
+      { jobId: 'x', attempt: 1, lane: 'bulk' },
+    );
     expect(outs.map((o) => (o.payload as QueuePayload<'filter'>).groups.map((g) => g.userIds[0]))).toEqual([
       ['a', 'b'],
       ['c'],

@@ -49,6 +49,7 @@ async function main() {
     queues: rt.queues,
     prefix: config.HERALD_PREFIX,
     handle: createSendTimeStage({
+      onBooked: () => wake?.(),
       store,
       now: () => clock.now(),
       mode: config.SEND_MODE,
@@ -60,11 +61,21 @@ async function main() {
   });
 
   let running = true;
+  // A booking wakes delivery at once; otherwise it looks for due users every SEND_POLL_MS.
+  let wake: (() => void) | undefined;
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, config.SEND_POLL_MS);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   const loop = (async () => {
     while (running) {
       try {
         const n = await dispatcher.tick();
-        if (n === 0) await sleep(config.SEND_POLL_MS);
+        if (n === 0) await idle();
       } catch (err) {
         logger.error({ err }, 'delivery tick failed; the batch stays leased and is retried');
         await sleep(1000);
@@ -76,6 +87,7 @@ async function main() {
     () => worker.close(),
     async () => {
       running = false;
+      wake?.();
       await loop;
     },
     () => producer.disconnect(),
