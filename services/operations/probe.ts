@@ -110,14 +110,20 @@ export class PipelineProbe {
     });
   }
 
-  async counters(): Promise<{ stats: Record<string, number>; drops: Record<string, number> }> {
+  /** Pipeline counters, filter drops by reason, and feedback by `<strategy>:<type>`. */
+  async counters(): Promise<{
+    stats: Record<string, number>;
+    drops: Record<string, number>;
+    feedback: Record<string, number>;
+  }> {
     const num = (o: Record<string, string>) =>
       Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
-    const [stats, drops] = await Promise.all([
+    const [stats, drops, feedback] = await Promise.all([
       this.redis.hgetall(this.keys.stats),
       this.redis.hgetall(this.keys.filterDrops),
+      this.redis.hgetall(this.keys.strategyStats),
     ]);
-    return { stats: num(stats), drops: num(drops) };
+    return { stats: num(stats), drops: num(drops), feedback: num(feedback) };
   }
 
   async close(): Promise<void> {

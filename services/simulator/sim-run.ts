@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { Redis } from 'ioredis';
@@ -81,7 +82,12 @@ export interface SimRunResult {
   campaigns: number;
   realSeconds: number;
   /** The pipeline's own counters at the end: events in, dead letters, sends, filter drops, failed jobs. */
-  pipeline: { stats: Record<string, number>; drops: Record<string, number>; failedJobs: number };
+  pipeline: {
+    stats: Record<string, number>;
+    drops: Record<string, number>;
+    feedback: Record<string, number>;
+    failedJobs: number;
+  };
 }
 
 /** Real ms granted to start the workers and ingest the profiles and stores before the first day begins. */
@@ -192,10 +198,17 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
   const config = loadConfig(vars);
   await ensureTopics(config.KAFKA_BROKERS, allTopicNames(config.KAFKA_TOPIC_PREFIX), config.KAFKA_PARTITIONS);
 
-  const workers = spawn(process.execPath, [join(__dirname, '..', '..', 'workers', 'run-all.js')], {
+  const workers = spawn(process.execPath, [workersEntry()], {
     env: { ...process.env, ...vars },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  let workersExit: string | undefined;
+  const workersGone = new Promise<void>((resolve) =>
+    workers.once('exit', (code, signal) => {
+      workersExit = `${signal ?? code}`;
+      resolve();
+    }),
+  );
   const kafka = createKafka(config.KAFKA_BROKERS, `herald-sim-${ns}`);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const reader = kafka.consumer({ groupId: `${ns}-sim-reader`, maxWaitTimeInMs: 50 });
@@ -295,6 +308,8 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
           clicked: outcome.clicked,
         });
       }
+      if (workersExit !== undefined)
+        throw new Error(`the workers exited (${workersExit}) in the middle of the run`);
       if (now >= end) break;
       if (Date.now() - lastReport > 5000) {
         lastReport = Date.now();
@@ -324,14 +339,20 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
       realSeconds: (Date.now() - started) / 1000,
     };
   } finally {
-    workers.kill('SIGTERM');
-    await new Promise((r) => workers.once('exit', r));
+    if (workersExit === undefined) workers.kill('SIGTERM');
+    await workersGone;
     await reader.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await closeQueues(queues);
     await cleanup(redis, ns, config.KAFKA_BROKERS, allTopicNames(config.KAFKA_TOPIC_PREFIX));
     await redis.quit();
   }
+}
+
+/** The compiled launcher of every worker, whether this file runs compiled (dist/) or from source (tests). */
+function workersEntry(): string {
+  const compiled = join(__dirname, '..', '..', 'workers', 'run-all.js');
+  return existsSync(compiled) ? compiled : join(__dirname, '..', '..', 'dist', 'workers', 'run-all.js');
 }
 
 async function cleanup(redis: Redis, ns: string, brokers: string[], topics: string[]): Promise<void> {
