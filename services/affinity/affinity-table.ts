@@ -8,7 +8,7 @@ import { Category } from '../../shared/schemas/common';
 import { SchemaError } from '../../shared/errors';
 import { describeIssues } from '../../shared/validate';
 
-const AffinityFile = z.object({
+export const AffinityFile = z.object({
   version: z.literal(1),
   categories: z.array(Category).min(1),
   follows: z.record(Category, z.array(z.object({ category: Category, affinity: z.number().min(0).max(1) }))),

@@ -4,7 +4,6 @@
  */
 import type { StageHandler } from '../../shared/stage';
 import type { Candidate, CandidatePick, Group } from '../../shared/schemas/jobs.schema';
-import type { GeoPoint } from '../../shared/schemas/common';
 import type { StateStore, UserState } from '../state/state-store';
 
 export type Scorer = (candidate: Candidate, user: UserState) => number;
@@ -60,4 +59,3 @@ export function createScoreStage(deps: {
   };
 }
 
-export type { GeoPoint };

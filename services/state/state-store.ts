@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { stateKeys, TTL, CAP, type StateKeys } from '../../shared/keys';
-import type { Candidate, Winner } from '../../shared/schemas/jobs.schema';
+import type { Winner } from '../../shared/schemas/jobs.schema';
 import { Winner as WinnerSchema } from '../../shared/schemas/jobs.schema';
 import type { Device, GeoPoint } from '../../shared/schemas/common';
 import type {
@@ -381,4 +381,3 @@ async function execOrThrow(p: ReturnType<Redis['pipeline']>): Promise<unknown[]>
   });
 }
 
-export type { Candidate };

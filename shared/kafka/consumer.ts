@@ -7,7 +7,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { Clock } from '../clock';
 import type { DeadLetters, Refused } from '../dead-letter';
 import type { Logger } from '../logger';
-import { TOPICS, topicName, type TopicEvent, type TopicKey } from '../topics';
+import { topicName, type TopicEvent, type TopicKey } from '../topics';
 import { parseEvent } from '../validate';
 
 export interface Consumed<K extends TopicKey = TopicKey> {
@@ -94,4 +94,3 @@ export function isTopic<K extends TopicKey>(c: Consumed, key: K): c is Consumed<
   return c.topic === key;
 }
 
-export { TOPICS };

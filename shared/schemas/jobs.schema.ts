@@ -98,4 +98,3 @@ export const Winner = z.object({
 });
 export type Winner = z.infer<typeof Winner>;
 
-export { Category, GeoPoint };

@@ -7,7 +7,7 @@
  * their ids are `u` + the zero-padded index. Helpers below read one user's truth as plain values.
  */
 import { z } from 'zod';
-import { Category, type GeoPoint } from '../../../shared/schemas/common';
+import type { GeoPoint } from '../../../shared/schemas/common';
 import {
   BASKET_EUR,
   BROAD_APPEAL,
@@ -20,18 +20,16 @@ import {
 } from './catalog';
 import { DAY_MS, HOUR_MS, SLOTS_PER_DAY, SLOT_MS, WEEK_HOURS, ZoneCalendar } from './calendar';
 import { Rng, createRng, hashHex, hashSeed } from './rng';
+import { distanceKm } from '../../../shared/geo';
+import { AffinityFile } from '../../affinity/affinity-table';
 
 // Local bindings: inside jest's vm context every Math.* lookup is ~40x slower than a call through one.
-const { PI, abs, asin, cos, exp, floor, max, min, pow, round, sin, sqrt } = Math;
+const { PI, abs, cos, exp, floor, max, min, pow, round } = Math;
 
-/** The market-basket table of infra/data/affinity.json, parsed by the caller. */
-export const AffinityTableSchema = z.object({
-  version: z.number().optional(),
-  categories: z.array(Category).min(1).max(255),
-  follows: z.record(
-    z.string(),
-    z.array(z.object({ category: Category, affinity: z.number().min(0).max(1) })),
-  ),
+/** The market-basket table of infra/data/affinity.json (Herald's own schema), with at most 255 categories. */
+export const AffinityTableSchema = AffinityFile.refine((f) => f.categories.length <= 255, {
+  message: 'at most 255 categories',
+  path: ['categories'],
 });
 export type AffinityTable = z.infer<typeof AffinityTableSchema>;
 
@@ -730,13 +728,7 @@ export function describeUser(world: World, ref: UserRef): UserTruth {
 }
 
 /** Great-circle distance in km (haversine). */
-export function distanceKm(a: GeoPoint, b: GeoPoint): number {
-  const rad = PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLon = (b.lon - a.lon) * rad;
-  const h = sin(dLat / 2) ** 2 + cos(a.lat * rad) * cos(b.lat * rad) * sin(dLon / 2) ** 2;
-  return 2 * 6371 * asin(min(1, sqrt(h)));
-}
+export { distanceKm };
 
 /** The sales of a day: precomputed for the run's days, generated on the fly beyond them. */
 export function salesOfDay(world: World, day: number): readonly SaleSpec[] {
