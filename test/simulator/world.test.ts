@@ -169,7 +169,7 @@ describe('createWorld', () => {
     expect(() => makeWorld({ start: '2026-03-23T05:00:00Z' })).toThrow(RangeError);
     expect(() =>
       makeWorld({
-        affinity: { categories: ['a', 'b'], follows: { a: [{ category: 'zz', affinity: 0.3 }] } },
+        affinity: { version: 1, categories: ['a', 'b'], follows: { a: [{ category: 'zz', affinity: 0.3 }] } },
       }),
     ).toThrow(/unknown category/);
     expect(() => makeWorld({ affinity: { categories: ['Not A Slug'], follows: {} } })).toThrow();
