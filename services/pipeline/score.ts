@@ -58,4 +58,3 @@ export function createScoreStage(deps: {
     return picks.length ? [{ queue: 'conciliate' as const, payload: { picks } }] : [];
   };
 }
-

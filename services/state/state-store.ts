@@ -380,4 +380,3 @@ async function execOrThrow(p: ReturnType<Redis['pipeline']>): Promise<unknown[]>
     return v;
   });
 }
-

@@ -93,4 +93,3 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
 export function isTopic<K extends TopicKey>(c: Consumed, key: K): c is Consumed<K> {
   return c.topic === key;
 }
-

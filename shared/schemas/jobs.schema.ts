@@ -97,4 +97,3 @@ export const Winner = z.object({
   at: z.number().int().nonnegative(),
 });
 export type Winner = z.infer<typeof Winner>;
-
