@@ -5,12 +5,12 @@
 import type { PushSent } from '../../shared/schemas/events.schema';
 import { systemClock } from '../../shared/clock';
 import { startDailySale } from '../../services/campaigns/campaigns';
-import { createTestEnv, type TestEnv } from '../helpers/env';
+import type { TestEnv } from '../helpers/env';
 import { profile, sale } from '../helpers/fixtures';
-import { collect, produce, type Collected } from '../helpers/kafka';
-import { PipelineProbe, readSink } from '../helpers/pipeline';
+import { produce, type Collected } from '../helpers/kafka';
+import { readSink, type PipelineProbe } from '../helpers/pipeline';
+import { startPipeline, type RunningPipeline } from '../helpers/running-pipeline';
 import { waitFor } from '../helpers/wait';
-import { Workers } from '../helpers/workers';
 
 const USERS = 10_000;
 const BATCH = 500;
@@ -19,30 +19,26 @@ const optedOut = (i: number) => i % 20 === 0;
 const noDevice = (i: number) => i % 33 === 1;
 
 describe('batch: the daily-sale campaign', () => {
+  let pipeline: RunningPipeline;
   let env: TestEnv;
-  let workers: Workers;
   let probe: PipelineProbe;
   let sent: Collected<PushSent>;
 
   beforeAll(async () => {
-    env = await createTestEnv({ BATCH_SIZE: String(BATCH), DAILY_SALE_TZ: 'Europe/Madrid' });
-    probe = new PipelineProbe(env.config);
-    await produce(env.config, 'sales', [sale('shoes-20', 'shoes', 20), sale('books-35', 'books', 35)]);
-    const profiles = Array.from({ length: USERS }, (_, i) =>
-      profile(id(i), { pushOptIn: !optedOut(i), ...(noDevice(i) ? { devices: [] } : {}) }),
+    pipeline = await startPipeline(
+      { BATCH_SIZE: String(BATCH), DAILY_SALE_TZ: 'Europe/Madrid' },
+      async (e) => {
+        await produce(e.config, 'sales', [sale('shoes-20', 'shoes', 20), sale('books-35', 'books', 35)]);
+        const profiles = Array.from({ length: USERS }, (_, i) =>
+          profile(id(i), { pushOptIn: !optedOut(i), ...(noDevice(i) ? { devices: [] } : {}) }),
+        );
+        await produce(e.config, 'profiles', profiles);
+      },
     );
-    await produce(env.config, 'profiles', profiles);
-    sent = await collect<PushSent>(env.config, 'pushSent');
-    workers = new Workers(env.vars).start();
-    await probe.settle(120_000);
+    ({ env, probe, sent } = pipeline);
   });
 
-  afterAll(async () => {
-    await workers?.stop();
-    await sent?.stop();
-    await probe?.close();
-    await env?.cleanup();
-  });
+  afterAll(() => pipeline?.stop());
 
   it('the scheduler registers the cron in its zone', async () => {
     const schedulers = await waitFor(async () => {

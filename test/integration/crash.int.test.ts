@@ -6,42 +6,40 @@
 import type { PushSent } from '../../shared/schemas/events.schema';
 import { systemClock } from '../../shared/clock';
 import { startDailySale } from '../../services/campaigns/campaigns';
-import { createTestEnv, type TestEnv } from '../helpers/env';
+import type { TestEnv } from '../helpers/env';
 import { profile, sale } from '../helpers/fixtures';
-import { collect, produce, type Collected } from '../helpers/kafka';
-import { PipelineProbe, readSink } from '../helpers/pipeline';
+import { produce, type Collected } from '../helpers/kafka';
+import { readSink, type PipelineProbe } from '../helpers/pipeline';
+import { startPipeline, type RunningPipeline } from '../helpers/running-pipeline';
 import { waitFor } from '../helpers/wait';
-import { Workers } from '../helpers/workers';
+import type { Workers } from '../helpers/workers';
 
 const USERS = 12_000;
 const id = (i: number) => `k${String(i).padStart(6, '0')}`;
 
 describe('crash recovery', () => {
+  let pipeline: RunningPipeline;
   let env: TestEnv;
   let workers: Workers;
   let probe: PipelineProbe;
   let sent: Collected<PushSent>;
 
   beforeAll(async () => {
-    env = await createTestEnv({ BATCH_SIZE: '250', STAGE_LOCK_MS: '2000', SEND_LEASE_MS: '2000' });
-    probe = new PipelineProbe(env.config);
-    await produce(env.config, 'sales', [sale('crash-sale', 'toys', 25)]);
-    await produce(
-      env.config,
-      'profiles',
-      Array.from({ length: USERS }, (_, i) => profile(id(i))),
+    pipeline = await startPipeline(
+      { BATCH_SIZE: '250', STAGE_LOCK_MS: '2000', SEND_LEASE_MS: '2000' },
+      async (e) => {
+        await produce(e.config, 'sales', [sale('crash-sale', 'toys', 25)]);
+        await produce(
+          e.config,
+          'profiles',
+          Array.from({ length: USERS }, (_, i) => profile(id(i))),
+        );
+      },
     );
-    sent = await collect<PushSent>(env.config, 'pushSent');
-    workers = new Workers(env.vars).start();
-    await probe.settle(120_000);
+    ({ env, workers, probe, sent } = pipeline);
   });
 
-  afterAll(async () => {
-    await workers?.stop();
-    await sent?.stop();
-    await probe?.close();
-    await env?.cleanup();
-  });
+  afterAll(() => pipeline?.stop());
 
   it('completes the batch of a killed worker without a second push to anyone', async () => {
     await startDailySale(probe.queues, systemClock, 'UTC');

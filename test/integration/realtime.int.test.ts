@@ -4,12 +4,13 @@
 import { readFileSync } from 'node:fs';
 import type { DeadLetter, PushSent } from '../../shared/schemas/events.schema';
 import { topicName } from '../../shared/topics';
-import { createTestEnv, type TestEnv } from '../helpers/env';
+import type { TestEnv } from '../helpers/env';
 import { profile, purchase, store } from '../helpers/fixtures';
 import { collect, produce, type Collected } from '../helpers/kafka';
-import { PipelineProbe, readSink } from '../helpers/pipeline';
+import { readSink, type PipelineProbe } from '../helpers/pipeline';
+import { startPipeline, type RunningPipeline } from '../helpers/running-pipeline';
 import { waitFor } from '../helpers/wait';
-import { Workers } from '../helpers/workers';
+import type { Workers } from '../helpers/workers';
 
 const affinity = JSON.parse(readFileSync('infra/data/affinity.json', 'utf8')) as {
   follows: Record<string, Array<{ category: string }>>;
@@ -17,6 +18,7 @@ const affinity = JSON.parse(readFileSync('infra/data/affinity.json', 'utf8')) as
 const followers = (c: string) => affinity.follows[c]!.map((f) => f.category);
 
 describe('real time: a purchase becomes one market-basket push', () => {
+  let pipeline: RunningPipeline;
   let env: TestEnv;
   let workers: Workers;
   let probe: PipelineProbe;
@@ -25,35 +27,30 @@ describe('real time: a purchase becomes one market-basket push', () => {
   const pushesOf = (userId: string) => readSink(env.sinkFile).filter((p) => p.userId === userId);
 
   beforeAll(async () => {
-    env = await createTestEnv();
-    probe = new PipelineProbe(env.config);
-    await produce(env.config, 'stores', [
-      store('wine-1', 'wine', { discount: 20 }),
-      store('bakery-1', 'bakery'),
-      store('pharmacy-1', 'pharmacy'),
-      store('shoes-1', 'shoes', { discount: 50 }),
-    ]);
-    await produce(env.config, 'profiles', [
-      profile('alice'),
-      profile('bob'),
-      profile('carol'),
-      profile('dave', { pushOptIn: false }),
-      profile('erin', { devices: [] }),
-      profile('frank'),
-      profile('grace'),
-    ]);
-    sent = await collect<PushSent>(env.config, 'pushSent');
+    pipeline = await startPipeline({}, async (e) => {
+      await produce(e.config, 'stores', [
+        store('wine-1', 'wine', { discount: 20 }),
+        store('bakery-1', 'bakery'),
+        store('pharmacy-1', 'pharmacy'),
+        store('shoes-1', 'shoes', { discount: 50 }),
+      ]);
+      await produce(e.config, 'profiles', [
+        profile('alice'),
+        profile('bob'),
+        profile('carol'),
+        profile('dave', { pushOptIn: false }),
+        profile('erin', { devices: [] }),
+        profile('frank'),
+        profile('grace'),
+      ]);
+    });
+    ({ env, workers, probe, sent } = pipeline);
     dead = await collect<DeadLetter>(env.config, 'deadLetters');
-    workers = new Workers(env.vars).start();
-    await probe.settle();
   });
 
   afterAll(async () => {
-    await workers?.stop();
-    await sent?.stop();
     await dead?.stop();
-    await probe?.close();
-    await env?.cleanup();
+    await pipeline?.stop();
   });
 
   afterEach(() => {
