@@ -13,6 +13,7 @@ import { ensureTopics } from '../../shared/kafka/admin';
 import { createKafka } from '../../shared/kafka/client';
 import { allTopicNames, TOPICS, topicName, type TopicKey } from '../../shared/topics';
 import { startDailySale } from '../campaigns/campaigns';
+import { dropNamespace } from '../operations/namespace';
 import { PipelineProbe } from '../operations/probe';
 
 const USERS = 2_000;
@@ -193,6 +194,8 @@ async function main() {
     await probe.close();
     workers.kill('SIGTERM');
     await new Promise((r) => workers.once('exit', r));
+    // The run's state and topics go; its pushes stay in the sink file.
+    await dropNamespace(config);
   }
 }
 

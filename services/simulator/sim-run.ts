@@ -20,6 +20,7 @@ import { closeQueues, createQueues } from '../../shared/queue';
 import type { PushSent } from '../../shared/schemas/events.schema';
 import { allTopicNames, topicName, type TopicKey } from '../../shared/topics';
 import { startDailySale } from '../campaigns/campaigns';
+import { dropNamespace } from '../operations/namespace';
 import { PipelineProbe } from '../operations/probe';
 import {
   DAY_MS,
@@ -344,7 +345,7 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
     await reader.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await closeQueues(queues);
-    await cleanup(redis, ns, config.KAFKA_BROKERS, allTopicNames(config.KAFKA_TOPIC_PREFIX));
+    await dropNamespace(config);
     await redis.quit();
   }
 }
@@ -353,17 +354,4 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
 function workersEntry(): string {
   const compiled = join(__dirname, '..', '..', 'workers', 'run-all.js');
   return existsSync(compiled) ? compiled : join(__dirname, '..', '..', 'dist', 'workers', 'run-all.js');
-}
-
-async function cleanup(redis: Redis, ns: string, brokers: string[], topics: string[]): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${ns}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-  const admin = createKafka(brokers, 'herald-sim-cleanup').admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.disconnect();
 }

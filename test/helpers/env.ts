@@ -6,10 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../shared/config';
 import { ensureTopics } from '../../shared/kafka/admin';
-import { createKafka } from '../../shared/kafka/client';
+import { dropNamespace } from '../../services/operations/namespace';
 import { allTopicNames } from '../../shared/topics';
 
 export interface TestEnv {
@@ -46,18 +45,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     dir,
     sinkFile,
     async cleanup() {
-      const redis = new Redis(config.REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${id}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.unlink(...keys);
-      } while (cursor !== '0');
-      await redis.quit();
-      const admin = createKafka(config.KAFKA_BROKERS, 'herald-test-cleanup').admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: allTopicNames(config.KAFKA_TOPIC_PREFIX) }).catch(() => undefined);
-      await admin.disconnect();
+      await dropNamespace(config);
       rmSync(dir, { recursive: true, force: true });
     },
   };

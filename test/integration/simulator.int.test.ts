@@ -23,7 +23,7 @@ describe('simulator through the pipeline', () => {
       world,
       historyDays: 0,
       days: 1,
-      daySeconds: 12,
+      daySeconds: 20,
       timeZone: 'Europe/Madrid',
       campaignHour: 9,
       env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'baseline' },
