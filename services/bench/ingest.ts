@@ -5,6 +5,7 @@
  * process starts and is timed until its consumer group has committed them all (probe.ts groupCaughtUp).
  */
 import { loadConfig } from '../../shared/config';
+import { commitBatch } from '../../shared/kafka/consumer';
 import { createKafka } from '../../shared/kafka/client';
 import { topicName } from '../../shared/topics';
 import { groupCaughtUp } from '../operations/probe';
@@ -240,15 +241,7 @@ async function noopConsumer(
       eachBatch: async (payload) => {
         const { batch } = payload;
         if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
-        payload.resolveOffset(batch.lastOffset());
-        await consumer.commitOffsets([
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: (BigInt(batch.lastOffset()) + 1n).toString(),
-          },
-        ]);
-        await payload.heartbeat();
+        await commitBatch(consumer, payload);
         if (firstAt === 0) {
           firstAt = Date.now();
           firstN = batch.messages.length;

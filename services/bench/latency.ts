@@ -11,6 +11,7 @@
  * BullMQ hops of a trigger: target, audience, filter, score, conciliate, send-time).
  */
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmdirSync, rmSync } from 'node:fs';
+import { commitBatch } from '../../shared/kafka/consumer';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import type { Producer } from 'kafkajs';
@@ -466,15 +467,7 @@ async function kafkaFloorRun(
         const now = Date.now();
         for (const m of batch.messages) if (m.key) got.set(m.key.toString(), now);
         if (batch.messages.length === 0) return;
-        payload.resolveOffset(batch.lastOffset());
-        await consumer.commitOffsets([
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: (BigInt(batch.lastOffset()) + 1n).toString(),
-          },
-        ]);
-        await payload.heartbeat();
+        await commitBatch(consumer, payload);
       },
     });
     // Warm-up: the group must have joined and fetched before the measured messages.

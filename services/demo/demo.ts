@@ -5,14 +5,15 @@
  *
  * Each run has its own namespace (Redis prefix, topics, consumer groups), so runs do not see each other.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { bootConfig, loadConfig } from '../../shared/config';
 import { systemClock } from '../../shared/clock';
 import { ensureTopics } from '../../shared/kafka/admin';
 import { createKafka } from '../../shared/kafka/client';
-import { allTopicNames, TOPICS, topicName, type TopicKey } from '../../shared/topics';
+import { sendEvents } from '../../shared/kafka/produce';
+import { allTopicNames, type TopicKey } from '../../shared/topics';
 import { startDailySale } from '../campaigns/campaigns';
+import { launchWorkers } from '../operations/launch';
 import { dropNamespace } from '../operations/namespace';
 import { PipelineProbe } from '../operations/probe';
 
@@ -124,28 +125,14 @@ async function main() {
 
   say(`herald demo ${runId}: kafka ${base.KAFKA_BROKERS.join(',')}, redis ${base.REDIS_URL}`);
   await ensureTopics(config.KAFKA_BROKERS, allTopicNames(config.KAFKA_TOPIC_PREFIX), config.KAFKA_PARTITIONS);
-  const workers = spawn(process.execPath, [join(__dirname, '..', '..', 'workers', 'run-all.js')], {
-    env: { ...process.env, ...vars },
-    stdio: 'inherit',
-  });
+  const workers = launchWorkers(vars);
   const probe = new PipelineProbe(config);
   try {
     const w = world(runId);
     const producer = createKafka(config.KAFKA_BROKERS, 'herald-demo').producer();
     await producer.connect();
-    const send = async (topic: TopicKey, events: ReadonlyArray<object | string>) => {
-      const key = TOPICS[topic].key;
-      for (let i = 0; i < events.length; i += 1000) {
-        await producer.send({
-          topic: topicName(config.KAFKA_TOPIC_PREFIX, topic),
-          acks: -1,
-          messages: events.slice(i, i + 1000).map((e) => ({
-            key: typeof e === 'string' ? null : String((e as Record<string, unknown>)[key]),
-            value: typeof e === 'string' ? e : JSON.stringify(e),
-          })),
-        });
-      }
-    };
+    const send = (topic: TopicKey, events: ReadonlyArray<object | string>) =>
+      sendEvents(producer, config.KAFKA_TOPIC_PREFIX, topic, events);
     say(`producing ${w.stores.length} stores, ${w.sales.length} sales, ${w.profiles.length} profiles...`);
     await send('stores', w.stores);
     await send('sales', w.sales);
@@ -192,8 +179,7 @@ async function main() {
     say(`  pushes written to ${config.SINK_FILE}`);
   } finally {
     await probe.close();
-    workers.kill('SIGTERM');
-    await new Promise((r) => workers.once('exit', r));
+    await workers.stop();
     // The run's state and topics go; its pushes stay in the sink file.
     await dropNamespace(config);
   }

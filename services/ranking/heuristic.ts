@@ -7,8 +7,6 @@ import type { GeoPoint } from '../../shared/schemas/common';
 import type { Candidate } from '../../shared/schemas/jobs.schema';
 import type { UserState } from '../state/state-store';
 
-export { distanceKm };
-
 export function heuristicScore(candidate: Candidate, userLocation: GeoPoint | undefined): number {
   const near =
     candidate.location && userLocation

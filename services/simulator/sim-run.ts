@@ -5,9 +5,7 @@
  *
  * Each run has its own namespace (Redis prefix, topics, consumer groups) and removes it when done.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { Redis } from 'ioredis';
@@ -20,6 +18,7 @@ import { closeQueues, createQueues } from '../../shared/queue';
 import type { PushSent } from '../../shared/schemas/events.schema';
 import { allTopicNames, topicName, type TopicKey } from '../../shared/topics';
 import { startDailySale } from '../campaigns/campaigns';
+import { launchWorkers } from '../operations/launch';
 import { dropNamespace } from '../operations/namespace';
 import { PipelineProbe } from '../operations/probe';
 import {
@@ -199,17 +198,7 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
   const config = loadConfig(vars);
   await ensureTopics(config.KAFKA_BROKERS, allTopicNames(config.KAFKA_TOPIC_PREFIX), config.KAFKA_PARTITIONS);
 
-  const workers = spawn(process.execPath, [workersEntry()], {
-    env: { ...process.env, ...vars },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  let workersExit: string | undefined;
-  const workersGone = new Promise<void>((resolve) =>
-    workers.once('exit', (code, signal) => {
-      workersExit = `${signal ?? code}`;
-      resolve();
-    }),
-  );
+  const workers = launchWorkers(vars);
   const kafka = createKafka(config.KAFKA_BROKERS, `herald-sim-${ns}`);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const reader = kafka.consumer({ groupId: `${ns}-sim-reader`, maxWaitTimeInMs: 50 });
@@ -309,8 +298,8 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
           clicked: outcome.clicked,
         });
       }
-      if (workersExit !== undefined)
-        throw new Error(`the workers exited (${workersExit}) in the middle of the run`);
+      const exited = workers.exited();
+      if (exited !== undefined) throw new Error(`the workers exited (${exited}) in the middle of the run`);
       if (now >= end) break;
       if (Date.now() - lastReport > 5000) {
         lastReport = Date.now();
@@ -340,18 +329,11 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
       realSeconds: (Date.now() - started) / 1000,
     };
   } finally {
-    if (workersExit === undefined) workers.kill('SIGTERM');
-    await workersGone;
+    await workers.stop();
     await reader.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await closeQueues(queues);
     await dropNamespace(config);
     await redis.quit();
   }
-}
-
-/** The compiled launcher of every worker, whether this file runs compiled (dist/) or from source (tests). */
-function workersEntry(): string {
-  const compiled = join(__dirname, '..', '..', 'workers', 'run-all.js');
-  return existsSync(compiled) ? compiled : join(__dirname, '..', '..', 'dist', 'workers', 'run-all.js');
 }

@@ -3,7 +3,7 @@
  * to the domain, and commit the offsets only after the domain's writes are durable (DESIGN rule 5). A bad
  * message never stalls a partition; a Redis outage does (the batch is retried, nothing is skipped).
  */
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Clock } from '../clock';
 import type { DeadLetters, Refused } from '../dead-letter';
 import type { Logger } from '../logger';
@@ -71,12 +71,7 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
       }
       await opts.deadLetters.send(refused);
       if (good.length > 0) await opts.handle(good);
-      // Both steps are needed: resolving moves this consumer's fetch position (without it kafkajs fetches
-      // the same batch again), committing makes the position survive a restart.
-      payload.resolveOffset(batch.lastOffset());
-      const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-      await payload.heartbeat();
+      await commitBatch(consumer, payload);
       if (refused.length > 0) {
         opts.logger.warn(
           { topic: batch.topic, refused: refused.length, first: refused[0]?.reason },
@@ -87,6 +82,18 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
     },
   });
   return consumer;
+}
+
+/**
+ * Marks a batch done: resolving moves this consumer's fetch position (without it kafkajs fetches the same
+ * batch again), committing the next offset makes the position survive a restart.
+ */
+export async function commitBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+  const { batch } = payload;
+  payload.resolveOffset(batch.lastOffset());
+  const next = (BigInt(batch.lastOffset()) + 1n).toString();
+  await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+  await payload.heartbeat();
 }
 
 /** Parses topic keys so a handler can switch on `topic` with a typed event. */

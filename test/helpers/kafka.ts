@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
 import type { Config } from '../../shared/config';
 import { createKafka } from '../../shared/kafka/client';
-import { TOPICS, topicName, type TopicKey } from '../../shared/topics';
+import { sendEvents } from '../../shared/kafka/produce';
+import { topicName, type TopicKey } from '../../shared/topics';
 
 export async function produce(
   config: Config,
@@ -13,17 +14,7 @@ export async function produce(
   const producer = createKafka(config.KAFKA_BROKERS, 'herald-test-producer').producer();
   await producer.connect();
   try {
-    const keyField = TOPICS[topic].key;
-    for (let i = 0; i < events.length; i += 2000) {
-      await producer.send({
-        topic: topicName(config.KAFKA_TOPIC_PREFIX, topic),
-        acks: -1,
-        messages: events.slice(i, i + 2000).map((e) => ({
-          key: typeof e === 'string' ? 'raw' : ((e as Record<string, string | undefined>)[keyField] ?? ''),
-          value: typeof e === 'string' ? e : JSON.stringify(e),
-        })),
-      });
-    }
+    await sendEvents(producer, config.KAFKA_TOPIC_PREFIX, topic, events, 2000);
   } finally {
     await producer.disconnect();
   }

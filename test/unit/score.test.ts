@@ -1,4 +1,5 @@
-import { distanceKm, heuristicScore } from '../../services/ranking/heuristic';
+import { heuristicScore } from '../../services/ranking/heuristic';
+import { distanceKm } from '../../shared/geo';
 import { scoreGroup } from '../../services/pipeline/score';
 import { offers } from '../../services/pipeline/conciliate';
 import type { UserState } from '../../services/state/state-store';
