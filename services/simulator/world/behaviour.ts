@@ -13,15 +13,10 @@ import type { IngestTopic, TopicEvent } from '../../../shared/topics';
 import type { ZoneShare } from './catalog';
 import { DAY_MS, SLOTS_PER_DAY, SLOT_MS } from './calendar';
 import { Rng, hashSeed } from './rng';
-import {
-  activeInstant,
-  activeInstantBetween,
-  devicesAt,
-  pushOptInAt,
-  salesOfDay,
-  userId,
-  type World,
-} from './world';
+import { salesOfDay } from './sales';
+import { devicesAt, pushOptInAt, userId } from './truth';
+import { activeInstant, activeInstantBetween } from './users';
+import type { World } from './world';
 
 // Local bindings: inside jest's vm context every Math.* lookup is ~40x slower than a call through one.
 const { PI, ceil, cos, floor, max, min, round } = Math;

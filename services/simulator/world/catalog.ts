@@ -132,3 +132,6 @@ export function prettyCategory(category: string): string {
   const s = category.replace(/[_-]+/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+/** Kilometres per degree of latitude (and of longitude at the equator): spreads places around the center. */
+export const KM_PER_DEG_LAT = 111.32;

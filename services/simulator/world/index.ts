@@ -10,15 +10,14 @@ export {
   type LocalDayHours,
 } from './calendar';
 export { defaultZoneMix, prettyCategory, type ZoneShare } from './catalog';
+export { FollowUpTableSchema, type FollowEdge, type FollowUpTable } from './follow-ups';
+export { DEFAULT_ACTIVITY, PLATFORMS, type ActivityRates, type Platform, type UserTable } from './users';
+export { type StoreSpec } from './stores';
+export { createSales, salesOfDay, type SaleSpec } from './sales';
 export {
-  AffinityTableSchema,
-  DEFAULT_ACTIVITY,
-  PLATFORMS,
   activeHoursOfUser,
   activeWeight,
   activeWeightAt,
-  createSales,
-  createWorld,
   describeUser,
   devicesAt,
   distanceKm,
@@ -27,23 +26,14 @@ export {
   preference,
   preferencesOf,
   pushOptInAt,
-  salesOfDay,
   timeZoneOf,
   userId,
   userIndex,
-  type ActivityRates,
-  type AffinityTable,
   type DeviceTruth,
-  type FollowEdge,
-  type Platform,
-  type SaleSpec,
-  type StoreSpec,
   type UserRef,
-  type UserTable,
   type UserTruth,
-  type World,
-  type WorldOptions,
-} from './world';
+} from './truth';
+export { createWorld, type World, type WorldOptions } from './world';
 export {
   generateDay,
   generateSales,

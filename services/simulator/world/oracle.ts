@@ -14,7 +14,8 @@ import {
   type ResponseModel,
 } from './response';
 import { WEEK_HOURS } from './calendar';
-import { userIndex, type UserRef, type World } from './world';
+import { userIndex, type UserRef } from './truth';
+import type { World } from './world';
 
 // Local bindings: inside jest's vm context every Math.* lookup is ~40x slower than a call through one.
 const { min } = Math;

@@ -15,7 +15,8 @@ import type { GeoPoint } from '../../../shared/schemas/common';
 import type { SimEvent } from './behaviour';
 import { DAY_MS, WEEK_HOURS } from './calendar';
 import { hashHex, type Rng } from './rng';
-import { distanceKm, pushOptInAt, userId, userIndex, type UserRef, type World } from './world';
+import { distanceKm, pushOptInAt, userId, userIndex, type UserRef } from './truth';
+import type { World } from './world';
 
 // Local bindings: inside jest's vm context every Math.* lookup is ~40x slower than a call through one.
 const { exp, floor, max, min, pow, round } = Math;
