@@ -10,14 +10,13 @@
  * same rate with Herald's consumer settings, and BullMQ add -> processor start for one hop (times the six
  * BullMQ hops of a trigger: target, audience, filter, score, conciliate, send-time).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmdirSync, rmSync } from 'node:fs';
-import { commitBatch } from '../../shared/kafka/consumer';
+import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Queue, Worker } from 'bullmq';
 import type { Producer } from 'kafkajs';
+import type { Redis } from 'ioredis';
 import { systemClock } from '../../shared/clock';
 import { createKafka } from '../../shared/kafka/client';
-import { bullPrefix, closeQueues, jobOptions } from '../../shared/queue';
+import { closeQueues } from '../../shared/queue';
 import { createRedis } from '../../shared/redis';
 import { topicName } from '../../shared/topics';
 import { loadAffinity } from '../affinity/affinity-table';
@@ -37,10 +36,13 @@ import {
   type ProcFigures,
   type StageTiming,
 } from './herald';
+import { bullmqHopFloor, kafkaFloorRun } from './latency-floors';
+import { TICK_MS, paced } from './paced';
 import { machineBusySeconds } from './procs';
 import { delta, resetRedis, snapshot, type RedisDelta } from './redis';
 import { CENTER, noDevice, optedOut, seedSales, seedStores, seedUsers, userId } from './seed';
-import { distribution, every, fmt, say, sleep, waitUntil, type Distribution } from './util';
+import { SinkTail } from './sink-tail';
+import { distribution, every, fmt, say, waitUntil, type Distribution } from './util';
 
 export interface LatencyOptions {
   rate: number;
@@ -99,79 +101,8 @@ export interface LatencyResult {
 }
 
 const HOPS = 6;
-const TICK_MS = 10;
-
-/** Produces `rate` messages per second for `seconds`, a small batch every 10 ms; calls `sentAt` per message. */
-async function paced(
-  seconds: number,
-  rate: number,
-  send: (from: number, n: number) => Promise<void>,
-  onTick?: (elapsedMs: number) => void,
-): Promise<number> {
-  const t0 = performance.now();
-  let sent = 0;
-  const total = Math.round(rate * seconds);
-  while (sent < total) {
-    const elapsed = performance.now() - t0;
-    const due = Math.min(total, Math.floor((rate * elapsed) / 1000) + 1) - sent;
-    if (due > 0) {
-      await send(sent, due);
-      sent += due;
-    }
-    onTick?.(elapsed);
-    const wait = TICK_MS - ((performance.now() - t0) % TICK_MS);
-    await sleep(Math.max(1, wait));
-  }
-  return sent;
-}
-
-/** Tails the sink file: first appearance time of each user's market-basket push, and the campaign's count. */
-class SinkTail {
-  readonly seen = new Map<string, number>();
-  dailySale = 0;
-  lastDailySaleAt = 0;
-  private fd: number | undefined;
-  private offset = 0;
-  private rest = '';
-  private readonly buf = Buffer.alloc(4 << 20);
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly path: string) {}
-
-  start(): void {
-    this.timer = setInterval(() => this.poll(), 20);
-  }
-
-  poll(): void {
-    if (this.fd === undefined) {
-      if (!existsSync(this.path)) return;
-      this.fd = openSync(this.path, 'r');
-    }
-    for (;;) {
-      const n = readSync(this.fd, this.buf, 0, this.buf.length, this.offset);
-      if (n <= 0) return;
-      const now = Date.now();
-      this.offset += n;
-      const text = this.rest + this.buf.toString('utf8', 0, n);
-      const lines = text.split('\n');
-      this.rest = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.includes('"strategy":"market-basket"')) {
-          const id = /"userId":"([^"]+)"/.exec(line)?.[1];
-          if (id && !this.seen.has(id)) this.seen.set(id, now);
-        } else if (line.includes('"strategy":"daily-sale"')) {
-          this.dailySale++;
-          this.lastDailySaleAt = now;
-        }
-      }
-    }
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    if (this.fd !== undefined) closeSync(this.fd);
-  }
-}
+/** Purchases sent before the quiet phase, so the first measured ones do not pay for cold connections. */
+const WARM = 20;
 
 export async function runLatency(ctx: BenchContext, o: LatencyOptions): Promise<LatencyResult> {
   const tag = 'latency';
@@ -191,27 +122,9 @@ export async function runLatency(ctx: BenchContext, o: LatencyOptions): Promise<
   const hopFloor = await bullmqHopFloor(ctx, prefix, floorSeconds);
   say(`${tag}: bullmq hop floor p50 ${hopFloor.p50.toFixed(1)} ms p99 ${hopFloor.p99.toFixed(1)} ms`);
 
-  // The world: the campaign's users, the sales, stores in every category, and the purchasers.
   const purchases = Math.round(o.rate * o.seconds);
-  const WARM = 20;
   const lows = Math.round(o.lowRate * o.lowSeconds);
-  const affinity = loadAffinity(join(__dirname, '..', '..', '..', 'infra', 'data', 'affinity.json'));
-  const buying = affinity.categories.filter((c) => affinity.following(c).length > 0);
-  say(
-    `${tag}: seeding ${fmt(o.fanoutUsers)} campaign users, ${fmt(purchases + WARM)} purchasers, stores in ${affinity.categories.length} categories`,
-  );
-  const fan = await seedUsers(redis, prefix, { idPrefix: 'u', count: o.fanoutUsers, indexed: true });
-  // Purchasers must be reachable: take the indexes the seed leaves opted in and with a device.
-  const reachable: number[] = [];
-  for (let i = 0; reachable.length < purchases + WARM + lows; i++)
-    if (!optedOut(i) && !noDevice(i)) reachable.push(i);
-  await seedUsers(redis, prefix, {
-    idPrefix: 'p',
-    count: reachable[reachable.length - 1]! + 1,
-    indexed: false,
-  });
-  await seedSales(redis, prefix, Date.now());
-  await seedStores(redis, prefix, affinity.categories, 5);
+  const { buying, reachable, fan } = await seedLatencyWorld(ctx.redis, prefix, o, purchases, lows);
 
   const sinkDir = join('out', 'bench', 'tmp');
   mkdirSync(sinkDir, { recursive: true });
@@ -271,27 +184,8 @@ export async function runLatency(ctx: BenchContext, o: LatencyOptions): Promise<
     await producer.send({ topic, acks: -1, messages: warm });
     await waitUntil(() => warm.every((m) => tail.seen.has(m.key)), 'the warm-up pushes', 120_000, 50);
 
-    say(`${tag}: quiet phase: ${fmt(o.lowRate)} purchases/s for ${o.lowSeconds} s, no campaign`);
-    const lowAt = new Map<string, number>();
-    const lowStart = Date.now();
-    await paced(o.lowSeconds, o.lowRate, async (from, n) => {
-      const msgs = Array.from({ length: n }, (_, j) => purchase(purchases + WARM + from + j));
-      const at = Date.now();
-      for (const m of msgs) lowAt.set(m.key, at);
-      await producer.send({ topic, acks: -1, messages: msgs });
-    });
-    await waitUntil(
-      () => [...lowAt.keys()].every((k) => tail.seen.has(k)),
-      'the quiet-phase pushes',
-      120_000,
-      50,
-    ).catch((err: unknown) => say(`${tag}: ${err instanceof Error ? err.message : String(err)}`));
-    const lowEnd = Date.now();
-    const low = distribution(
-      [...lowAt].filter(([k]) => tail.seen.has(k)).map(([k, at]) => tail.seen.get(k)! - at),
-    );
-    say(
-      `${tag}: quiet phase p50 ${fmt(low.p50)} ms p99 ${fmt(low.p99)} ms max ${fmt(low.max)} ms (${low.n}/${lowAt.size} pushes)`,
+    const { low, lowStart, lowEnd } = await quietPhase(o, tail, producer, topic, (k) =>
+      purchase(purchases + WARM + k),
     );
 
     const meter = new ProcMeter(procs);
@@ -437,114 +331,68 @@ export async function runLatency(ctx: BenchContext, o: LatencyOptions): Promise<
   return result;
 }
 
-/** kafkajs produce -> eachBatch with Herald's consumer settings, on a plain topic. */
-async function kafkaFloorRun(
-  kafka: ReturnType<typeof createKafka>,
-  topic: string,
-  groupId: string,
-  rate: number,
-  seconds: number,
-): Promise<Distribution> {
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
-  const consumer = kafka.consumer({
-    groupId,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-    maxWaitTimeInMs: 100,
+/**
+ * The world of the latency run: the campaign's users (indexed, so the daily sale fans out to them), the
+ * purchasers (not indexed, so the contact ledger never has to choose between the two pushes), the sales,
+ * and stores in every category.
+ */
+async function seedLatencyWorld(
+  redis: Redis,
+  prefix: string,
+  o: LatencyOptions,
+  purchases: number,
+  lows: number,
+): Promise<{ buying: string[]; reachable: number[]; fan: Awaited<ReturnType<typeof seedUsers>> }> {
+  const affinity = loadAffinity(join(__dirname, '..', '..', '..', 'infra', 'data', 'affinity.json'));
+  const buying = affinity.categories.filter((c) => affinity.following(c).length > 0);
+  say(
+    `latency: seeding ${fmt(o.fanoutUsers)} campaign users, ${fmt(purchases + WARM)} purchasers, stores in ${affinity.categories.length} categories`,
+  );
+  const fan = await seedUsers(redis, prefix, { idPrefix: 'u', count: o.fanoutUsers, indexed: true });
+  // Purchasers must be reachable: take the indexes the seed leaves opted in and with a device.
+  const reachable: number[] = [];
+  for (let i = 0; reachable.length < purchases + WARM + lows; i++)
+    if (!optedOut(i) && !noDevice(i)) reachable.push(i);
+  await seedUsers(redis, prefix, {
+    idPrefix: 'p',
+    count: reachable[reachable.length - 1]! + 1,
+    indexed: false,
   });
-  const got = new Map<string, number>();
-  const sentAt = new Map<string, number>();
-  await producer.connect();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: async (payload) => {
-        const { batch } = payload;
-        const now = Date.now();
-        for (const m of batch.messages) if (m.key) got.set(m.key.toString(), now);
-        if (batch.messages.length === 0) return;
-        await commitBatch(consumer, payload);
-      },
-    });
-    // Warm-up: the group must have joined and fetched before the measured messages.
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: [0, 1, 2, 3, 4, 5].map((i) => ({ key: `warm-${i}`, value: 'w' })),
-    });
-    await waitUntil(
-      () => [0, 1, 2, 3, 4, 5].every((i) => got.has(`warm-${i}`)),
-      'the kafka floor warm-up',
-      60_000,
-      20,
-    );
-    await paced(seconds, rate, async (from, n) => {
-      const at = Date.now();
-      const msgs = Array.from({ length: n }, (_, j) => ({
-        key: `m-${from + j}`,
-        value: JSON.stringify({ at, pad: 'x'.repeat(180) }),
-      }));
-      for (const m of msgs) sentAt.set(m.key, at);
-      await producer.send({ topic, acks: -1, messages: msgs });
-    });
-    await waitUntil(
-      () => [...sentAt.keys()].every((k) => got.has(k)),
-      'the kafka floor messages',
-      60_000,
-      20,
-    );
-  } finally {
-    await consumer.disconnect();
-    await producer.disconnect();
-  }
-  return distribution([...sentAt].map(([k, at]) => got.get(k)! - at));
+  await seedSales(redis, prefix, Date.now());
+  await seedStores(redis, prefix, affinity.categories, 5);
+  return { buying, reachable, fan };
 }
 
-/** BullMQ add -> processor start for one hop, with a stage worker's options, one job every tick. */
-async function bullmqHopFloor(ctx: BenchContext, prefix: string, seconds: number): Promise<Distribution> {
-  const conn = createRedis(ctx.redisUrl, 'herald-bench-floor');
-  const wconn = createRedis(ctx.redisUrl, 'herald-bench-floor-worker');
-  const name = '{floor}';
-  const q = new Queue(name, { connection: conn, prefix: bullPrefix(prefix) });
-  const lat: number[] = [];
-  let warm = 0;
-  const worker = new Worker(
-    name,
-    // eslint-disable-next-line @typescript-eslint/require-await -- BullMQ wants a promise
-    async (job) => {
-      const d = job.data as { at: number; warm: boolean };
-      if (d.warm) warm++;
-      else lat.push(Date.now() - d.at);
-    },
-    {
-      connection: wconn,
-      prefix: bullPrefix(prefix),
-      concurrency: ctx.concurrency,
-      lockDuration: 30_000,
-      stalledInterval: 15_000,
-    },
+/** The quiet phase: purchases at a rate the pipeline keeps up with and no campaign, its intrinsic latency. */
+async function quietPhase(
+  o: LatencyOptions,
+  tail: SinkTail,
+  producer: Producer,
+  topic: string,
+  purchase: (k: number) => { key: string; value: string },
+): Promise<{ low: Distribution; lowStart: number; lowEnd: number }> {
+  const tag = 'latency';
+  say(`${tag}: quiet phase: ${fmt(o.lowRate)} purchases/s for ${o.lowSeconds} s, no campaign`);
+  const lowAt = new Map<string, number>();
+  const lowStart = Date.now();
+  await paced(o.lowSeconds, o.lowRate, async (from, n) => {
+    const msgs = Array.from({ length: n }, (_, j) => purchase(from + j));
+    const at = Date.now();
+    for (const m of msgs) lowAt.set(m.key, at);
+    await producer.send({ topic, acks: -1, messages: msgs });
+  });
+  await waitUntil(
+    () => [...lowAt.keys()].every((k) => tail.seen.has(k)),
+    'the quiet-phase pushes',
+    120_000,
+    50,
+  ).catch((err: unknown) => say(`${tag}: ${err instanceof Error ? err.message : String(err)}`));
+  const lowEnd = Date.now();
+  const low = distribution(
+    [...lowAt].filter(([k]) => tail.seen.has(k)).map(([k, at]) => tail.seen.get(k)! - at),
   );
-  try {
-    await worker.waitUntilReady();
-    for (let i = 0; i < 5; i++)
-      await q.add('floor', { at: Date.now(), warm: true }, jobOptions('target', `warm-${i}`));
-    await waitUntil(() => warm >= 5, 'the bullmq floor warm-up', 30_000, 10);
-    const total = Math.round((seconds * 1000) / TICK_MS);
-    await paced(seconds, 1000 / TICK_MS, async (from, n) => {
-      for (let j = 0; j < n; j++)
-        await q.add('floor', { at: Date.now(), warm: false }, jobOptions('target', `hop-${from + j}`));
-    });
-    await waitUntil(() => lat.length >= total, 'the bullmq floor jobs', 60_000, 10);
-  } finally {
-    await worker.close();
-    await q.obliterate({ force: true }).catch(() => undefined);
-    await q.close();
-    await conn.quit();
-    await wconn.quit();
-  }
-  return distribution(lat);
+  say(
+    `${tag}: quiet phase p50 ${fmt(low.p50)} ms p99 ${fmt(low.p99)} ms max ${fmt(low.max)} ms (${low.n}/${lowAt.size} pushes)`,
+  );
+  return { low, lowStart, lowEnd };
 }
