@@ -17,6 +17,7 @@
 import { bootConfig } from '../shared/config';
 import { ensureTopics, type EnsureTopicsResult } from '../shared/kafka/admin';
 import { allTopicNames } from '../shared/topics';
+import { waitFor } from '../shared/wait';
 import {
   brokerPlan,
   describeKafka,
@@ -40,7 +41,6 @@ import {
   message,
   redactUrl,
   seconds,
-  sleep,
   stderrLine,
   stdoutLine,
   type StackConfig,
@@ -89,12 +89,19 @@ export async function createStackTopics(
 ): Promise<EnsureTopicsResult> {
   const out = options.out ?? stdoutLine;
   const brokers = config.KAFKA_BROKERS;
-  const deadline = Date.now() + (options.kafkaStartTimeoutMs ?? 90_000);
-  for (let waited = false; !(await probeKafka(brokers)); waited = true) {
-    if (Date.now() > deadline) throw new StackError(`kafka: no broker answers at ${brokers.join(',')}`);
-    if (!waited) out(`kafka: waiting for a broker at ${brokers.join(',')}`);
-    await sleep(1_000);
-  }
+  let waited = false;
+  await waitFor(
+    async () => {
+      if (await probeKafka(brokers)) return true;
+      if (!waited) out(`kafka: waiting for a broker at ${brokers.join(',')}`);
+      waited = true;
+      return false;
+    },
+    `a broker at ${brokers.join(',')}`,
+    { timeoutMs: options.kafkaStartTimeoutMs ?? 90_000, intervalMs: 1_000 },
+  ).catch((err: unknown) => {
+    throw new StackError(`kafka: no broker answers at ${brokers.join(',')}`, err);
+  });
   const names = allTopicNames(config.KAFKA_TOPIC_PREFIX);
   let result: EnsureTopicsResult;
   try {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createAdmin } from '../../shared/kafka/admin';
+import { sleep } from '../../shared/wait';
 import { ensureKafkaJars, requireJava } from './jars';
 import { commandLine, isAlive, portAnswers, readPid, stopProcess } from './processes';
 import {
@@ -20,7 +21,6 @@ import {
   lastLine,
   rel,
   seconds,
-  sleep,
   stdoutLine,
   type StackConfig,
   type StackOptions,

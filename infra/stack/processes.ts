@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { StackError, sleep } from './util';
+import { sleep, waitFor } from '../../shared/wait';
+import { StackError } from './util';
 
 /** SIGTERM, wait, SIGKILL after `timeoutMs` as a last resort. Resolves once the process is gone. */
 export async function stopProcess(pid: number, timeoutMs: number): Promise<'SIGTERM' | 'SIGKILL'> {
@@ -25,11 +26,11 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
 }
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await sleep(100);
-  }
+  const exited = await waitFor(() => !isAlive(pid), `process ${pid} to exit`, { timeoutMs }).then(
+    () => true,
+    () => false,
+  );
+  if (!exited) return false;
   // Dead already; give init a moment to reap it (some reap every couple of seconds), so `pgrep java` right
   // after `down` shows nothing.
   const reaped = Date.now() + 3_000;

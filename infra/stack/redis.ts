@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { waitFor } from '../../shared/wait';
 import { requireTool } from './jars';
 import { commandLine, isAlive, portAnswers, readPid, stopProcess } from './processes';
 import {
@@ -17,7 +18,6 @@ import {
   redactUrl,
   rel,
   seconds,
-  sleep,
   stderrLine,
   stdoutLine,
   type StackConfig,
@@ -99,20 +99,25 @@ export async function ensureRedis(config: StackConfig, options: StackOptions = {
         `log: ${rel(root, dirs.logFile)}`,
     );
   }
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const started = await redisPing(config.REDIS_URL);
-    if (started) {
-      started.disconnect();
-      break;
-    }
-    if (Date.now() > deadline) {
-      throw new StackError(
-        `redis: redis-server on port ${port} did not answer in 15 s; log: ${rel(root, dirs.logFile)}`,
-      );
-    }
-    await sleep(100);
-  }
+  let refused: StackError | undefined;
+  await waitFor(
+    async () => {
+      const started = await redisPing(config.REDIS_URL).catch((err: unknown) => {
+        if (err instanceof StackError) refused = err;
+        throw err;
+      });
+      started?.disconnect();
+      return started !== undefined;
+    },
+    `redis-server on port ${port}`,
+    // A refusal (NOAUTH, WRONGPASS) will not go away by waiting.
+    { timeoutMs: 15_000, intervalMs: 100, abort: () => refused },
+  ).catch((err: unknown) => {
+    if (err === refused) throw err;
+    throw new StackError(
+      `redis: redis-server on port ${port} did not answer in 15 s; log: ${rel(root, dirs.logFile)}`,
+    );
+  });
   const pid = ownedRedisPid(root, port);
   out(`redis: redis-server up on port ${port} (pid ${pid ?? '?'})`);
   return { url: shown, started: true, pid, policy: 'noeviction' };

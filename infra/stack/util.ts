@@ -101,10 +101,6 @@ export function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export function stdoutLine(line: string): void {
   process.stdout.write(`${line}\n`);
 }

@@ -9,6 +9,7 @@ import { stateKeys } from '../../shared/keys';
 import { closeQueues, createQueues, type Queues } from '../../shared/queue';
 import { QUEUE_KEYS } from '../../shared/queues';
 import { INGEST_TOPICS, topicName, type TopicKey } from '../../shared/topics';
+import { sleep, waitFor } from '../../shared/wait';
 
 /** Whether the consumer group has committed everything written to `topics` so far. */
 export async function groupCaughtUp(
@@ -90,15 +91,15 @@ export class PipelineProbe {
 
   /** Waits until the pipeline is idle twice in a row, half a second apart. */
   async settle(timeoutMs = 90_000, now: () => number = Date.now): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (await this.idle(now())) {
-        await new Promise((r) => setTimeout(r, 500));
-        if (await this.idle(now())) return;
-      }
-      if (Date.now() > deadline) throw new Error(`the pipeline did not settle within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(
+      async () => {
+        if (!(await this.idle(now()))) return false;
+        await sleep(500);
+        return this.idle(now());
+      },
+      'the pipeline to settle',
+      { timeoutMs, intervalMs: 200 },
+    );
   }
 
   async drops(): Promise<Array<{ user: string; reason: string; strategy: string }>> {

@@ -17,6 +17,7 @@ import { createKafka } from '../../shared/kafka/client';
 import { closeQueues, createQueues } from '../../shared/queue';
 import type { PushSent } from '../../shared/schemas/events.schema';
 import { allTopicNames, topicName, type TopicKey } from '../../shared/topics';
+import { sleep } from '../../shared/wait';
 import { startDailySale } from '../campaigns/campaigns';
 import { launchWorkers } from '../operations/launch';
 import { dropNamespace } from '../operations/namespace';
@@ -314,7 +315,7 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
           `${o.label}: ${phase}, ${published} events in, ${pushes.length} pushes, ${campaigns} campaigns`,
         );
       }
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
     const probe = new PipelineProbe(config);
     const pipeline = { ...(await probe.counters()), failedJobs: await probe.failedJobs() };

@@ -3,6 +3,7 @@
  * (which create their own prefixed topics). Creating is idempotent: what exists is left alone.
  */
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { waitFor } from '../wait';
 
 export interface EnsureTopicsOptions {
   /** Replication factor of created topics. Default 1 (the single local broker). */
@@ -83,17 +84,15 @@ export function createAdmin(brokers: readonly string[], clientId: string, option
 }
 
 async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const leaderless = await topicsWithoutLeaders(admin, topics);
-    if (leaderless.length === 0) return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `kafka: topics without a partition leader after ${timeoutMs} ms: ${leaderless.join(', ')}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitFor(
+    async () => {
+      const leaderless = await topicsWithoutLeaders(admin, topics);
+      if (leaderless.length > 0) throw new Error(`no partition leader yet: ${leaderless.join(', ')}`);
+      return true;
+    },
+    `kafka: partition leaders of ${topics.length} new topic(s)`,
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 async function topicsWithoutLeaders(admin: Admin, topics: string[]): Promise<string[]> {
