@@ -9,6 +9,7 @@ import { systemClock } from '../../shared/clock';
 import { stateKeys } from '../../shared/keys';
 import { closeQueues, type Queues } from '../../shared/queue';
 import { createRedis } from '../../shared/redis';
+import { sleep } from '../../shared/wait';
 import { startDailySale } from '../campaigns/campaigns';
 import {
   STAGES,
@@ -31,7 +32,7 @@ import type { ProfileSummary } from './cpu-profile';
 import { machineBusySeconds, type Proc } from './procs';
 import { delta, resetRedis, snapshot, type RedisDelta } from './redis';
 import { seedSales, seedUsers, userId } from './seed';
-import { every, fmt, fmtBytes, label, say, sleep } from './util';
+import { every, fmt, fmtBytes, label, say } from './util';
 
 export interface BenchContext {
   redis: Redis;

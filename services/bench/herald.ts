@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { createQueues, type Queues } from '../../shared/queue';
 import type { QueueKey } from '../../shared/queues';
+import { waitFor } from '../../shared/wait';
+import { workerPath } from '../../shared/workers';
 import { profilesIn, renderProfile, summarizeProfile, type ProfileSummary } from './cpu-profile';
-import { cpuSeconds, memStatus, startProc, stopProcs, type Proc } from './procs';
-import { distribution, waitUntil, type Distribution } from './util';
+import { anyExited, cpuSeconds, memStatus, startProc, stopProcs, type Proc } from './procs';
+import { distribution, type Distribution } from './util';
 
 /** The stage processes of a campaign, in pipeline order, with the queue each one takes. */
 export const STAGES = [
@@ -22,12 +24,6 @@ export const STAGES = [
 ] as const satisfies ReadonlyArray<{ worker: string; queue: QueueKey }>;
 
 export type HeraldWorker = (typeof STAGES)[number]['worker'] | 'ingest' | 'feedback' | 'scheduler';
-
-const root = join(__dirname, '..', '..');
-
-export function workerScript(name: HeraldWorker): string {
-  return join(root, 'workers', name, `${name}.worker.js`);
-}
 
 export interface HeraldEnv {
   redisUrl: string;
@@ -63,7 +59,7 @@ export function startWorkers(
     return startProc(
       n,
       process.execPath,
-      [...prof, workerScript(n)],
+      [...prof, workerPath(n)],
       vars,
       join(logDir, `${vars.HERALD_PREFIX}-${n}.log`),
     );
@@ -101,16 +97,13 @@ export async function waitForStageWorkers(
   keys: readonly QueueKey[],
   procs: readonly Proc[],
 ): Promise<void> {
-  await waitUntil(
+  await waitFor(
     async () => {
-      const dead = procs.find((p) => p.hasExited());
-      if (dead) throw new Error(`bench: worker ${dead.name} exited at start; see ${dead.logFile}`);
       const counts = await Promise.all(keys.map((k) => queues[k].getWorkersCount()));
       return counts.every((c) => c > 0);
     },
     `workers of ${keys.join(', ')}`,
-    60_000,
-    100,
+    { timeoutMs: 60_000, intervalMs: 100, abort: anyExited(procs) },
   );
 }
 

@@ -8,14 +8,15 @@ import { loadConfig } from '../../shared/config';
 import { commitBatch } from '../../shared/kafka/consumer';
 import { createKafka } from '../../shared/kafka/client';
 import { topicName } from '../../shared/topics';
+import { sleep, waitFor } from '../../shared/wait';
 import { groupCaughtUp } from '../operations/probe';
 import type { BenchContext } from './fanout';
 import type { ProfileSummary } from './cpu-profile';
 import { heraldVars, ProcMeter, readProfiles, startWorkers, stopProcs, type ProcFigures } from './herald';
-import { memStatus } from './procs';
+import { anyExited, memStatus } from './procs';
 import { delta, resetRedis, snapshot, type RedisDelta } from './redis';
 import { CENTER, ZONES, userId } from './seed';
-import { fmt, fmtBytes, say, sleep, waitUntil } from './util';
+import { fmt, fmtBytes, say } from './util';
 
 export interface ConsumeRun {
   events: number;
@@ -196,15 +197,13 @@ async function idleIngestRss(ctx: BenchContext, prefix: string): Promise<number>
   });
   const [proc] = startWorkers(['ingest'], vars, ctx.logDir);
   try {
-    await waitUntil(
+    await waitFor(
       async () => {
-        if (proc!.hasExited()) throw new Error(`bench: the idle ingest worker exited; see ${proc!.logFile}`);
         const { groups } = await ctx.kafka.admin.describeGroups([`${idlePrefix}-ingest`]);
         return groups[0]?.state === 'Stable';
       },
       'the idle ingest group',
-      60_000,
-      200,
+      { timeoutMs: 60_000, intervalMs: 200, abort: anyExited([proc!]) },
     );
     await sleep(1000);
     return memStatus(proc!.pid)?.rss ?? NaN;

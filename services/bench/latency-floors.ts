@@ -9,9 +9,10 @@ import type { createKafka } from '../../shared/kafka/client';
 import { commitBatch } from '../../shared/kafka/consumer';
 import { bullPrefix, jobOptions } from '../../shared/queue';
 import { createRedis } from '../../shared/redis';
+import { waitFor } from '../../shared/wait';
 import type { BenchContext } from './fanout';
 import { TICK_MS, paced } from './paced';
-import { distribution, waitUntil, type Distribution } from './util';
+import { distribution, type Distribution } from './util';
 
 /** kafkajs produce -> eachBatch with Herald's consumer settings, on a plain topic. */
 export async function kafkaFloorRun(
@@ -52,12 +53,10 @@ export async function kafkaFloorRun(
       acks: -1,
       messages: [0, 1, 2, 3, 4, 5].map((i) => ({ key: `warm-${i}`, value: 'w' })),
     });
-    await waitUntil(
-      () => [0, 1, 2, 3, 4, 5].every((i) => got.has(`warm-${i}`)),
-      'the kafka floor warm-up',
-      60_000,
-      20,
-    );
+    await waitFor(() => [0, 1, 2, 3, 4, 5].every((i) => got.has(`warm-${i}`)), 'the kafka floor warm-up', {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+    });
     await paced(seconds, rate, async (from, n) => {
       const at = Date.now();
       const msgs = Array.from({ length: n }, (_, j) => ({
@@ -67,12 +66,10 @@ export async function kafkaFloorRun(
       for (const m of msgs) sentAt.set(m.key, at);
       await producer.send({ topic, acks: -1, messages: msgs });
     });
-    await waitUntil(
-      () => [...sentAt.keys()].every((k) => got.has(k)),
-      'the kafka floor messages',
-      60_000,
-      20,
-    );
+    await waitFor(() => [...sentAt.keys()].every((k) => got.has(k)), 'the kafka floor messages', {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+    });
   } finally {
     await consumer.disconnect();
     await producer.disconnect();
@@ -112,13 +109,13 @@ export async function bullmqHopFloor(
     await worker.waitUntilReady();
     for (let i = 0; i < 5; i++)
       await q.add('floor', { at: Date.now(), warm: true }, jobOptions('target', `warm-${i}`));
-    await waitUntil(() => warm >= 5, 'the bullmq floor warm-up', 30_000, 10);
+    await waitFor(() => warm >= 5, 'the bullmq floor warm-up', { timeoutMs: 30_000, intervalMs: 10 });
     const total = Math.round((seconds * 1000) / TICK_MS);
     await paced(seconds, 1000 / TICK_MS, async (from, n) => {
       for (let j = 0; j < n; j++)
         await q.add('floor', { at: Date.now(), warm: false }, jobOptions('target', `hop-${from + j}`));
     });
-    await waitUntil(() => lat.length >= total, 'the bullmq floor jobs', 60_000, 10);
+    await waitFor(() => lat.length >= total, 'the bullmq floor jobs', { timeoutMs: 60_000, intervalMs: 10 });
   } finally {
     await worker.close();
     await q.obliterate({ force: true }).catch(() => undefined);

@@ -19,6 +19,7 @@ import { createKafka } from '../../shared/kafka/client';
 import { closeQueues } from '../../shared/queue';
 import { createRedis } from '../../shared/redis';
 import { topicName } from '../../shared/topics';
+import { waitFor } from '../../shared/wait';
 import { loadAffinity } from '../affinity/affinity-table';
 import { startDailySale } from '../campaigns/campaigns';
 import type { BenchContext } from './fanout';
@@ -42,7 +43,7 @@ import { machineBusySeconds } from './procs';
 import { delta, resetRedis, snapshot, type RedisDelta } from './redis';
 import { CENTER, noDevice, optedOut, seedSales, seedStores, seedUsers, userId } from './seed';
 import { SinkTail } from './sink-tail';
-import { distribution, every, fmt, say, waitUntil, type Distribution } from './util';
+import { distribution, every, fmt, say, type Distribution } from './util';
 
 export interface LatencyOptions {
   rate: number;
@@ -182,7 +183,10 @@ export async function runLatency(ctx: BenchContext, o: LatencyOptions): Promise<
     say(`${tag}: workers up; warming up with ${WARM} purchases`);
     const warm = Array.from({ length: WARM }, (_, k) => purchase(purchases + k));
     await producer.send({ topic, acks: -1, messages: warm });
-    await waitUntil(() => warm.every((m) => tail.seen.has(m.key)), 'the warm-up pushes', 120_000, 50);
+    await waitFor(() => warm.every((m) => tail.seen.has(m.key)), 'the warm-up pushes', {
+      timeoutMs: 120_000,
+      intervalMs: 50,
+    });
 
     const { low, lowStart, lowEnd } = await quietPhase(o, tail, producer, topic, (k) =>
       purchase(purchases + WARM + k),
@@ -231,9 +235,10 @@ export async function runLatency(ctx: BenchContext, o: LatencyOptions): Promise<
       }
       await trigger;
       const allSeen = () => [...producedAt.keys()].every((k) => tail.seen.has(k));
-      await waitUntil(() => allSeen() && tail.dailySale >= fan.eligible, 'every push', 900_000, 100).catch(
-        (err: unknown) => say(`${tag}: ${err instanceof Error ? err.message : String(err)}`),
-      );
+      await waitFor(() => allSeen() && tail.dailySale >= fan.eligible, 'every push', {
+        timeoutMs: 900_000,
+        intervalMs: 100,
+      }).catch((err: unknown) => say(`${tag}: ${err instanceof Error ? err.message : String(err)}`));
     } finally {
       await stopProgress();
     }
@@ -381,12 +386,10 @@ async function quietPhase(
     for (const m of msgs) lowAt.set(m.key, at);
     await producer.send({ topic, acks: -1, messages: msgs });
   });
-  await waitUntil(
-    () => [...lowAt.keys()].every((k) => tail.seen.has(k)),
-    'the quiet-phase pushes',
-    120_000,
-    50,
-  ).catch((err: unknown) => say(`${tag}: ${err instanceof Error ? err.message : String(err)}`));
+  await waitFor(() => [...lowAt.keys()].every((k) => tail.seen.has(k)), 'the quiet-phase pushes', {
+    timeoutMs: 120_000,
+    intervalMs: 50,
+  }).catch((err: unknown) => say(`${tag}: ${err instanceof Error ? err.message : String(err)}`));
   const lowEnd = Date.now();
   const low = distribution(
     [...lowAt].filter(([k]) => tail.seen.has(k)).map(([k, at]) => tail.seen.get(k)! - at),

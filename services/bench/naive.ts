@@ -9,13 +9,14 @@ import type { Redis } from 'ioredis';
 import { stateKeys } from '../../shared/keys';
 import { bullPrefix, jobOptions } from '../../shared/queue';
 import { createRedis } from '../../shared/redis';
+import { sleep, waitFor } from '../../shared/wait';
 import type { BenchContext } from './fanout';
 import { ProcMeter, type ProcFigures } from './herald';
 import { NAIVE_STAGES, naiveQueueName, type NaiveJob } from './naive-worker';
-import { startProc, stopProcs } from './procs';
+import { anyExited, startProc, stopProcs } from './procs';
 import { delta, resetRedis, snapshot, type RedisDelta } from './redis';
 import { seedSales, seedUsers } from './seed';
-import { every, fmt, say, sleep, waitUntil } from './util';
+import { every, fmt, say } from './util';
 
 export interface NaiveResult {
   users: number;
@@ -64,14 +65,12 @@ export async function runNaive(
   );
   const first = queues[0]!;
   try {
-    await waitUntil(
+    await waitFor(
       async () => {
-        const dead = procs.find((p) => p.hasExited());
-        if (dead) throw new Error(`bench: ${dead.name} exited at start; see ${dead.logFile}`);
         return (await Promise.all(queues.map((q) => q.getWorkersCount()))).every((c) => c > 0);
       },
       'the naive workers',
-      60_000,
+      { timeoutMs: 60_000, intervalMs: 100, abort: anyExited(procs) },
     );
     await sleep(500);
     const meter = new ProcMeter(procs);

@@ -1,5 +1,5 @@
 /** The pacing of the latency benchmark: a steady rate as small batches on a fixed tick, not bursts. */
-import { sleep } from './util';
+import { sleep } from '../../shared/wait';
 
 /** The pacing tick, ms: small enough that a batch is a handful of messages at the benchmark's rates. */
 export const TICK_MS = 10;

@@ -1,23 +1,16 @@
 /**
  * Child processes of the benchmark (Herald's workers, the naive workers, its own redis-server): started
- * with their output in a log file, measured from /proc (peak RSS, CPU), and stopped with SIGTERM. Every
- * child is registered, so a failing or interrupted benchmark still stops all of them, one by one, by pid.
+ * through shared/process with their output in a log file, measured here from /proc (peak RSS, CPU), and
+ * stopped with SIGTERM. shared/process registers every child, so a failing or interrupted benchmark still
+ * stops all of them, one by one, by pid.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { sleep } from './util';
+import { readFileSync } from 'node:fs';
+import { liveChildren, signalAllChildrenSync, startChild, type Child } from '../../shared/process';
+import { waitFor } from '../../shared/wait';
 
-export interface Proc {
-  name: string;
-  pid: number;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  hasExited(): boolean;
+export interface Proc extends Child {
   logFile: string;
 }
-
-const live = new Set<Proc>();
 
 export function startProc(
   name: string,
@@ -26,62 +19,39 @@ export function startProc(
   env: Record<string, string>,
   logFile: string,
 ): Proc {
-  mkdirSync(dirname(logFile), { recursive: true });
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, [...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  let done = false;
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      done = true;
-      live.delete(proc);
-      resolve(code);
-    });
-    child.on('error', () => {
-      done = true;
-      live.delete(proc);
-      resolve(-1);
-    });
-  });
-  if (child.pid === undefined) throw new Error(`bench: could not start ${name} (${command})`);
-  const proc: Proc = { name, pid: child.pid, child, exited, hasExited: () => done, logFile };
-  live.add(proc);
-  return proc;
+  try {
+    // The registered child itself, not a copy: bench.ts tells its own processes apart by identity.
+    return Object.assign(startChild(command, { name, args, env, output: { logFile } }), { logFile });
+  } catch {
+    throw new Error(`bench: could not start ${name} (${command})`);
+  }
 }
 
 /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
-export async function stopProc(p: Proc, graceMs = 35_000): Promise<number | null> {
-  if (p.hasExited()) return p.exited;
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (!p.hasExited()) p.child.kill('SIGKILL');
-  }, graceMs);
-  const code = await p.exited;
-  clearTimeout(timer);
-  return code;
+export function stopProc(p: Child, graceMs = 35_000): Promise<number | null> {
+  return p.stop(graceMs);
 }
 
-export async function stopProcs(procs: readonly Proc[]): Promise<void> {
+export async function stopProcs(procs: readonly Child[]): Promise<void> {
   await Promise.all(procs.map((p) => stopProc(p)));
 }
 
 /** For the exit path: a synchronous SIGTERM to each child still running. */
 export function killLiveSync(): void {
-  for (const p of live) {
-    try {
-      p.child.kill('SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  signalAllChildrenSync('SIGTERM');
 }
 
-export function liveProcs(): Proc[] {
-  return [...live];
+/** The benchmark's children still running (the benchmark starts children only through startProc). */
+export function liveProcs(): Child[] {
+  return liveChildren();
+}
+
+/** For waitFor's `abort`: fails a wait at once when one of `procs` has exited, naming it and its log. */
+export function anyExited(procs: readonly Proc[]): () => Error | undefined {
+  return () => {
+    const dead = procs.find((p) => p.hasExited());
+    return dead ? new Error(`bench: ${dead.name} exited at start; see ${dead.logFile}`) : undefined;
+  };
 }
 
 export interface MemStatus {
@@ -116,17 +86,22 @@ export function cpuSeconds(pid: number): number {
 
 /** Waits until `p` writes `text` to its log or exits. */
 export async function waitForLog(p: Proc, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (readFileSync(p.logFile, 'utf8').includes(text)) return;
-    } catch {
-      // not written yet
-    }
-    if (p.hasExited()) throw new Error(`bench: ${p.name} exited before "${text}"; see ${p.logFile}`);
-    if (Date.now() > deadline) throw new Error(`bench: ${p.name} did not log "${text}"; see ${p.logFile}`);
-    await sleep(50);
-  }
+  await waitFor(
+    () => {
+      try {
+        return readFileSync(p.logFile, 'utf8').includes(text);
+      } catch {
+        return false; // not written yet
+      }
+    },
+    `${p.name} to log "${text}" (see ${p.logFile})`,
+    {
+      timeoutMs,
+      intervalMs: 50,
+      abort: () =>
+        p.hasExited() ? new Error(`bench: ${p.name} exited before "${text}"; see ${p.logFile}`) : undefined,
+    },
+  );
 }
 
 export function tailLog(p: Proc, chars = 2000): string {

@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { sleep } from '../../shared/wait';
 import { cpuSeconds, startProc, stopProc, type Proc } from './procs';
-import { freePort, sleep } from './util';
+import { freePort } from './util';
 
 export interface OwnRedis {
   url: string;

@@ -12,24 +12,6 @@ export function benchElapsedS(): number {
   return (Date.now() - started) / 1000;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns true; throws naming `what` after `timeoutMs`. */
-export async function waitUntil(
-  check: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline)
-      throw new Error(`bench: timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
-
 /** Calls `tick` every `everyMs` until the returned stop() is called (ticks never overlap). */
 export function every(everyMs: number, tick: () => Promise<void>): () => Promise<void> {
   let stopped = false;

@@ -2,9 +2,8 @@
  * Starts every worker as its own process (workers/run-all.js) with the given environment, for the demo
  * and the simulator.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { startChild } from '../../shared/process';
+import { runAllPath } from '../../shared/workers';
 
 export interface LaunchedWorkers {
   /** How the launcher exited (exit code or signal), or undefined while it runs. */
@@ -13,29 +12,18 @@ export interface LaunchedWorkers {
   stop(): Promise<void>;
 }
 
-/** The compiled launcher, whether the caller runs compiled (dist/) or from source (tests). */
-function runAllPath(): string {
-  const compiled = join(__dirname, '..', '..', 'workers', 'run-all.js');
-  return existsSync(compiled) ? compiled : join(__dirname, '..', '..', 'dist', 'workers', 'run-all.js');
-}
-
 export function launchWorkers(vars: Record<string, string>): LaunchedWorkers {
-  const child = spawn(process.execPath, [runAllPath()], {
-    env: { ...process.env, ...vars },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const child = startChild(process.execPath, {
+    name: 'run-all',
+    args: [runAllPath()],
+    env: vars,
+    output: 'inherit',
   });
-  let how: string | undefined;
-  const gone = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      how = `${signal ?? code}`;
-      resolve();
-    }),
-  );
   return {
-    exited: () => how,
+    exited: () => child.exitStatus(),
     async stop() {
-      if (how === undefined) child.kill('SIGTERM');
-      await gone;
+      // No SIGKILL: run-all waits for its workers, and each bounds its own shutdown.
+      await child.stop(Infinity);
     },
   };
 }

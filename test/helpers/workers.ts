@@ -1,17 +1,12 @@
 /** Starts Herald's real worker processes (node dist/workers/...) with a test's environment. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { WORKERS, type WorkerName } from '../../workers/run-all';
+import { startChild, type Child } from '../../shared/process';
+import { WORKERS, workerPath, type WorkerName } from '../../shared/workers';
 
 export const ALL_WORKERS: readonly WorkerName[] = WORKERS;
 
-const root = join(__dirname, '..', '..');
-
-export interface RunningWorker {
-  name: WorkerName;
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
+/** A worker process; `output()` holds its last 20,000 characters of stdout and stderr. */
+export interface RunningWorker extends Child {
+  readonly name: WorkerName;
 }
 
 export function startWorker(
@@ -19,18 +14,13 @@ export function startWorker(
   vars: Record<string, string>,
   args: string[] = [],
 ): RunningWorker {
-  const child = spawn(process.execPath, [join(root, 'dist', 'workers', name, `${name}.worker.js`), ...args], {
-    env: { ...process.env, ...vars },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const worker = startChild(process.execPath, {
+    name,
+    args: [workerPath(name), ...args],
+    env: vars,
+    output: { tail: 20_000 },
   });
-  let out = '';
-  const keep = (b: Buffer) => {
-    out = (out + b.toString()).slice(-20_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { name, child, output: () => out, exited };
+  return Object.assign(worker, { name });
 }
 
 export class Workers {
@@ -46,15 +36,13 @@ export class Workers {
   async kill(name: WorkerName): Promise<void> {
     const w = this.running.get(name);
     if (!w) return;
-    w.child.kill('SIGKILL');
-    await w.exited;
+    await w.kill();
     this.running.delete(name);
   }
 
   async stop(): Promise<void> {
-    const all = [...this.running.values()];
-    for (const w of all) w.child.kill('SIGTERM');
-    await Promise.all(all.map((w) => w.exited));
+    // No SIGKILL: each worker bounds its own shutdown, and a test that hangs here has found a bug.
+    await Promise.all([...this.running.values()].map((w) => w.stop(Infinity)));
     this.running.clear();
   }
 

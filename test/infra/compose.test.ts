@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { WORKERS } from '../../workers/run-all';
+import { WORKERS } from '../../shared/workers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
