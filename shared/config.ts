@@ -5,12 +5,15 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import { TimeZone } from './schemas/common';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
-const schema = z.object({
+/**
+ * The platform's settings. Each strategy adds its own (services/strategies), composed with these into
+ * Herald's config by services/config.ts.
+ */
+export const baseConfigShape = {
   /** Redis for BullMQ and the state store. Default redis://127.0.0.1:6379. */
   REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key Herald writes, queues included. Default `herald`. */
@@ -61,39 +64,22 @@ const schema = z.object({
   SINK_FILE: z.string().min(1).default('out/pushes.jsonl'),
   /** Also print each push on stdout. Default false. */
   SINK_CONSOLE: bool.default(false),
-  /** Market-basket affinity table (JSON). Default infra/data/affinity.json. */
-  AFFINITY_PATH: z.string().min(1).default('infra/data/affinity.json'),
-  /** Stores suggested per market-basket trigger, best affinity first. Default 20. */
-  MARKET_BASKET_MAX_STORES: int(1, 1000).default(20),
-  /** A purchase older than this (by its own time) is folded but triggers no real-time push. Default 60. */
-  MARKET_BASKET_MAX_AGE_MINUTES: z.coerce
-    .number()
-    .positive()
-    .max(7 * 24 * 60)
-    .default(60),
-  /** Enabled strategies, comma-separated. Default market-basket,daily-sale. */
-  STRATEGIES: z
-    .string()
-    .default('market-basket,daily-sale')
-    .transform((s) =>
-      s
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.enum(['market-basket', 'daily-sale'])).min(1)),
   /**
-   * How the daily sale picks: `baseline` (the day's most-clicked sale to everyone), `segments` (the most-clicked
-   * sale of each user's dominant category), `personal` (the best of the day's top sales for each user by the
-   * score stage, from the user's purchase mix). Default personal.
+   * How long a sent push id is remembered, in days, so no replay or duplicate sends it again. Longer than a
+   * failed job waits for an operator's replay (a day less than this). Default 8.
    */
-  DAILY_SALE_POLICY: z.enum(['baseline', 'segments', 'personal']).default('personal'),
-  /** Sales offered to the score stage per user under the personal policy. Default 20. */
-  DAILY_SALE_CANDIDATES: int(1, 200).default(20),
-  /** Cron of the daily-sale campaign (BullMQ job scheduler). Default 0 9 * * * (09:00). */
-  DAILY_SALE_CRON: z.string().min(9).default('0 9 * * *'),
-  /** Time zone of DAILY_SALE_CRON. Default UTC. */
-  DAILY_SALE_TZ: TimeZone.default('UTC'),
+  PUSH_RECORD_DAYS: z.coerce
+    .number()
+    .min(8, 'at least 8: failed jobs wait 7 days for a replay')
+    .max(365)
+    .default(8),
+  /** How often the scheduler looks for due campaign ticks on Herald's clock, in real ms. Default 1000. */
+  SCHEDULER_POLL_MS: int(10, 60_000).default(1000),
+  /**
+   * A campaign tick missed while no scheduler ran (a restart, a deploy) still fires when found within this
+   * many minutes of its time; older ticks are skipped. Default 60.
+   */
+  CAMPAIGN_CATCHUP_MINUTES: int(0, 24 * 60).default(60),
   /**
    * The clock: `system`, or `accelerated:<simulated start ISO>:<speed>` for the simulator, whose processes
    * share CLOCK_EPOCH_MS (the real instant the simulated start maps to). Default system.
@@ -106,11 +92,18 @@ const schema = z.object({
   CLOCK_EPOCH_MS: z.coerce.number().int().positive().optional(),
   /** pino log level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+};
 
-export type Config = z.infer<typeof schema>;
+export const baseConfigSchema = z.object(baseConfigShape);
+export type Config = z.infer<typeof baseConfigSchema>;
 
+/** The platform's config (no strategy's settings): for tools that run no strategy. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(baseConfigSchema, env);
+}
+
+/** Parses `env` with `schema`; a bad value throws ConfigError with one line naming the variable. */
+export function parseConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
@@ -121,10 +114,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
 }
 
-/** loadConfig for an entry point: on a bad value print one line and exit 78. */
-export function bootConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** A config loader for an entry point: on a bad value print one line and exit 78. */
+export function bootConfig(env?: NodeJS.ProcessEnv): Config;
+export function bootConfig<T>(env: NodeJS.ProcessEnv, load: (env: NodeJS.ProcessEnv) => T): T;
+export function bootConfig<T>(
+  env: NodeJS.ProcessEnv = process.env,
+  load: (env: NodeJS.ProcessEnv) => T = loadConfig as (env: NodeJS.ProcessEnv) => T,
+): T {
   try {
-    return loadConfig(env);
+    return load(env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -134,6 +132,16 @@ export function bootConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 }
 
-export function contactWindowMs(config: Pick<Config, 'CONTACT_WINDOW_HOURS'>): number {
-  return Math.round(config.CONTACT_WINDOW_HOURS * 3_600_000);
+/**
+ * The delivery windows in clock time (the state store turns them into Redis TTLs): the contact window, and
+ * how long a sent push id is remembered.
+ */
+export function deliveryWindows(config: Pick<Config, 'CONTACT_WINDOW_HOURS' | 'PUSH_RECORD_DAYS'>): {
+  contactWindowMs: number;
+  pushRecordMs: number;
+} {
+  return {
+    contactWindowMs: Math.round(config.CONTACT_WINDOW_HOURS * 3_600_000),
+    pushRecordMs: Math.round(config.PUSH_RECORD_DAYS * 86_400_000),
+  };
 }

@@ -38,3 +38,6 @@ export class TransientError extends HeraldError {
 export function isRetriable(err: unknown): boolean {
   return err instanceof HeraldError ? err.retriable : true;
 }
+
+/** Something the work needs is not there yet (the day's sales before the campaign): try again later. */
+export class NotReadyError extends TransientError {}

@@ -1,11 +1,15 @@
 /**
- * Every Redis key of Herald's state, declared in one place with its TTL or bound (DESIGN rule 7).
- * Nothing that grows per user grows forever: per-user keys expire, indexes are bounded by the user count.
+ * Every Redis key of Herald's state, declared in one place with its fields and its TTL or bound (DESIGN
+ * rule 7). Nothing that grows per user grows forever: per-user keys expire, indexes are pruned of what
+ * expired, streams are capped or drained. The store modules under services/state own the writes.
+ *
+ * Keys that one Lua script touches together share a hash tag (`{...}`), so Redis Cluster keeps them in one
+ * slot: a user's ledger and sent record (`{u:<id>}`), and the catalog (`{catalog}`).
  */
 const DAY = 86_400_000;
 
 export const TTL = {
-  /** A profile not refreshed for a year is dropped. */
+  /** A profile not refreshed for a year is dropped (and leaves the users index at the next fan-out). */
   user: 365 * DAY,
   /** An event id is remembered this long to make redelivery harmless. */
   seen: 3 * DAY,
@@ -13,9 +17,13 @@ export const TTL = {
   saleClicks: 14 * DAY,
   /** Per-user engagement counters. */
   engagement: 90 * DAY,
+  /** A store not refreshed by a `stores` event for this long leaves the catalog. */
+  store: 30 * DAY,
+  /** How long a campaign tick is remembered as fired, so replicas and restarts fire it once. */
+  scheduleTick: 7 * DAY,
 } as const;
 
-/** Capped streams and lists: the approximate number of entries kept. */
+/** Capped streams: the approximate number of entries kept. */
 export const CAP = {
   filterLog: 100_000,
 } as const;
@@ -23,44 +31,85 @@ export const CAP = {
 export function stateKeys(prefix: string) {
   const k = (s: string) => `${prefix}:${s}`;
   return {
-    /** hash: timeZone, locale, optIn, devices (JSON), lat, lon, lastCategory, lastPurchaseAt. TTL.user */
+    // ---- users (services/state/users.store.ts)
+    /**
+     * hash: timeZone, locale, optIn ('1' | '0'), devices (JSON Device[]), homeLat, homeLon, lat, lon (last
+     * seen, the home until then), lastCategory, lastPurchaseAt (ms), lastBrowsed, lastBrowseAction. TTL.user
+     */
     user: (userId: string) => k(`user:${userId}`),
     /** hash: category -> purchases of the user in it (each purchase counted once). TTL.user */
     userCategories: (userId: string) => k(`cats:${userId}`),
-    /** zset (all scores 0, lexicographic): every known user id, paged by audience. Bounded by the users. */
+    /**
+     * zset (all scores 0, lexicographic): every user with a profile, paged by audience. A user whose profile
+     * expired is removed when a fan-out meets them, so it is bounded by the live users plus those expired
+     * since the last fan-out.
+     */
     users: k('users'),
-    /** hash: name, category, lat, lon, discount. Bounded by the catalog. */
-    store: (storeId: string) => k(`store:${storeId}`),
-    /** set: store ids of a category. */
-    storesByCategory: (category: string) => k(`stores:cat:${category}`),
-    /** hash: the sale as JSON fields; expires a day after it ends. */
+
+    // ---- catalog (services/state/catalog.store.ts)
+    /** hash: name, category, lat, lon, discount. TTL.store, refreshed by each `stores` event. */
+    store: (storeId: string) => k(`{catalog}:store:${storeId}`),
+    /**
+     * set: store ids of a category. A store that changes category leaves its old set; ids whose store
+     * expired are removed when read. TTL.store, refreshed by each write.
+     */
+    storesByCategory: (category: string) => k(`{catalog}:stores:cat:${category}`),
+    /** hash: title, category, discount, validFrom (ms), validTo (ms), deepLink. Expires a day after its end. */
     sale: (saleId: string) => k(`sale:${saleId}`),
     /** zset: sale id -> validTo (ms). Pruned of ended sales when read. */
     salesActive: k('sales:active'),
-    /** zset: sale id -> clicks on that UTC day. TTL.saleClicks */
-    saleClicks: (day: string) => k(`sale-clicks:${day}`),
-    /** string: set NX when an event is folded. TTL.seen */
-    seen: (eventId: string) => k(`seen:${eventId}`),
+
+    // ---- decisions (services/state/decisions.store.ts)
     /** string (JSON Winner): the user's best candidate of the contact window. TTL = contact window. */
     winner: (userId: string) => k(`winner:${userId}`),
-    /** hash: push (JSON), state (reserved | sent). At most one per user per contact window. TTL = window. */
-    ledger: (userId: string) => k(`ledger:${userId}`),
-    /** zset: user id -> due time (ms), campaign lane. Members leave it when delivered. Bounded by the users. */
+
+    // ---- delivery (services/state/delivery.store.ts)
+    /**
+     * hash: push (JSON PushSent), pushId, state ('reserved' | 'sent'), until (clock ms: the lease of the
+     * delivery that reserved it). At most one push per user per contact window. TTL = contact window.
+     */
+    ledger: (userId: string) => k(`ledger:{u:${userId}}`),
+    /**
+     * zset: push id -> clock ms it was confirmed sent. Outlives the contact window so that no replay, retry
+     * or duplicate can send a push id twice; entries older than the push-record retention are trimmed at
+     * each write, and the key expires after it. Bounded by the user's pushes in that retention.
+     */
+    sent: (userId: string) => k(`sent:{u:${userId}}`),
+    /** zset: user id -> due time (ms), campaign lane. Members leave it when claimed. Bounded by the users. */
     due: k('send:due'),
     /** zset: the same for the real-time lane, which delivery drains first. */
     dueRealtime: k('send:due:rt'),
-    /** zset: user id -> lease expiry (ms) while a send-time process delivers it. */
+    /** zset: user id -> lease expiry (clock ms) while a send-time process delivers it. */
     inflight: k('send:inflight'),
-    /** hash: reason -> users dropped by filter. */
+    /**
+     * stream: one entry (field `push`, JSON PushSent) per confirmed push, waiting to be published on
+     * push.sent; the publishers' consumer group deletes each entry once Kafka has it. Bounded by what Kafka
+     * has not yet taken.
+     */
+    outbox: k('send:outbox'),
+
+    // ---- telemetry (services/state/telemetry.store.ts)
+    /** string: set NX when an event is folded. TTL.seen */
+    seen: (eventId: string) => k(`seen:${eventId}`),
+    /** zset: sale id -> clicks on that UTC day. TTL.saleClicks */
+    saleClicks: (day: string) => k(`sale-clicks:${day}`),
+    /** hash: reason -> users dropped by filter or delivery. Bounded by the reasons. */
     filterDrops: k('filter:drops'),
-    /** stream: one entry per dropped (user, target) with its reason. Capped at CAP.filterLog. */
+    /** stream: one entry (user, reason, strategy, target) per dropped (user, target). Capped at CAP.filterLog. */
     filterLog: k('filter:log'),
-    /** hash: opened / clicked / ... counters of a user. TTL.engagement */
+    /** hash: delivered / opened / clicked / converted -> count, for one user. TTL.engagement */
     engagement: (userId: string) => k(`eng:${userId}`),
-    /** hash: `<strategy>:<type>` -> count of feedback events. */
+    /** hash: `<strategy>:<feedback type>` -> count of feedback events. Bounded by strategies x types. */
     strategyStats: k('stats:strategy'),
-    /** hash: pipeline counters (events in, dead letters, pushes sent per strategy, ...). */
+    /**
+     * hash: pipeline counters: `in:<topic>` (events folded once), `dead` (events dead-lettered),
+     * `sent:<strategy>` (pushes confirmed). Bounded by topics and strategies.
+     */
     stats: k('stats'),
+
+    // ---- schedule (services/campaigns)
+    /** string: set NX when a campaign's tick fires. TTL.scheduleTick */
+    scheduleFired: (campaign: string, tickMs: number) => k(`sched:${campaign}:${tickMs}`),
   };
 }
 

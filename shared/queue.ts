@@ -5,6 +5,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SchemaError } from './errors';
+import type { Logger } from './logger';
 import { QUEUES, QUEUE_KEYS, type QueueKey, type QueuePayload } from './queues';
 
 /** BullMQ key prefix. Queue names carry a hash tag so each queue lives in one Redis Cluster slot. */
@@ -36,7 +37,13 @@ export interface Outgoing<K extends QueueKey = QueueKey> {
 
 export type Queues = Record<QueueKey, Queue>;
 
-/** Retention: completed jobs stay an hour (ids dedupe retries meanwhile); failed ones wait a week for an operator. */
+/** Days a failed job waits in the failed set for an operator's replay. */
+export const FAILED_JOB_DAYS = 7;
+
+/**
+ * Retention: completed jobs stay an hour (ids dedupe retries meanwhile); failed ones wait FAILED_JOB_DAYS for
+ * an operator. The sent-push record outlives them (PUSH_RECORD_DAYS), so a replay never sends a push twice.
+ */
 export function jobOptions(key: QueueKey, id: string, priority?: number): JobsOptions {
   const q = QUEUES[key];
   return {
@@ -45,14 +52,21 @@ export function jobOptions(key: QueueKey, id: string, priority?: number): JobsOp
     attempts: q.attempts,
     backoff: { type: 'exponential', delay: q.backoffMs },
     removeOnComplete: { age: 3600, count: 5000 },
-    removeOnFail: { age: 7 * 86_400 },
+    removeOnFail: { age: FAILED_JOB_DAYS * 86_400 },
   };
 }
 
-export function createQueues(connection: Redis, prefix: string): Queues {
+/**
+ * One Queue per stage on `connection`. Connection errors (a Redis outage) go to `logger` as one line each;
+ * without a listener BullMQ would print a stack trace per retry outside the JSON logs.
+ */
+export function createQueues(connection: Redis, prefix: string, logger?: Logger): Queues {
   const out = {} as Queues;
-  for (const key of QUEUE_KEYS)
-    out[key] = new Queue(queueName(key), { connection, prefix: bullPrefix(prefix) });
+  for (const key of QUEUE_KEYS) {
+    const q = new Queue(queueName(key), { connection, prefix: bullPrefix(prefix) });
+    q.on('error', (err) => logger?.warn({ queue: key, err: err.message }, 'queue connection error'));
+    out[key] = q;
+  }
   return out;
 }
 

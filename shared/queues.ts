@@ -16,7 +16,8 @@ import {
 } from './schemas/jobs.schema';
 
 export const QUEUES = {
-  target: { name: 'target', schema: TargetJob, attempts: 5, backoffMs: 1000 },
+  /** 10 attempts (about 17 minutes of backoff): a campaign waits that long for the day's sales to arrive. */
+  target: { name: 'target', schema: TargetJob, attempts: 10, backoffMs: 1000 },
   audience: { name: 'audience', schema: AudienceJob, attempts: 5, backoffMs: 1000 },
   filter: { name: 'filter', schema: FilterJob, attempts: 5, backoffMs: 1000 },
   score: { name: 'score', schema: ScoreJob, attempts: 5, backoffMs: 1000 },

@@ -45,6 +45,17 @@ export interface StageOptions<K extends QueueKey> {
   lockMs?: number;
 }
 
+/**
+ * The error a failed batch becomes for BullMQ: a permanent failure (HeraldError with retriable false: a
+ * payload that fails its schema, an unknown strategy) becomes UnrecoverableError and goes straight to the
+ * failed set for an operator; anything else is thrown as it is and retried with backoff.
+ */
+export function toJobError(err: unknown): { error: Error; retry: boolean } {
+  if (!isRetriable(err))
+    return { error: new UnrecoverableError(err instanceof Error ? err.message : String(err)), retry: false };
+  return { error: err instanceof Error ? err : new Error(String(err)), retry: true };
+}
+
 export function runStage<K extends QueueKey>(opts: StageOptions<K>): Worker {
   const { stage, logger } = opts;
   const lockMs = opts.lockMs ?? 30_000;
@@ -68,12 +79,10 @@ export function runStage<K extends QueueKey>(opts: StageOptions<K>): Worker {
         logger.debug({ jobId, out: jobs.length, ms: Math.round(performance.now() - started) }, 'batch done');
         return { out: jobs.length };
       } catch (err) {
-        if (!isRetriable(err)) {
-          logger.error({ jobId, err }, 'permanent failure; job goes to the failed set');
-          throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
-        }
-        logger.warn({ jobId, err, attempt: job.attemptsMade + 1 }, 'batch failed; will retry');
-        throw err;
+        const { error, retry } = toJobError(err);
+        if (retry) logger.warn({ jobId, err, attempt: job.attemptsMade + 1 }, 'batch failed; will retry');
+        else logger.error({ jobId, err }, 'permanent failure; job goes to the failed set');
+        throw error;
       }
     },
     {

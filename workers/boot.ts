@@ -1,53 +1,76 @@
 /**
- * What every worker process builds once at start: config, logger, clock, Redis, queues, state store.
+ * What every worker process builds once at start: config, logger, clock, Redis, queues, the state stores and
+ * the enabled strategies.
  */
-import { bootConfig, type Config } from '../shared/config';
+import type { Redis } from 'ioredis';
+import type { Producer } from 'kafkajs';
 import { clockFromConfig, type Clock } from '../shared/clock';
+import { deliveryWindows } from '../shared/config';
+import { createDeadLetters, type DeadLetters } from '../shared/dead-letter';
+import { ConfigError } from '../shared/errors';
 import { createLogger, type Logger } from '../shared/logger';
 import { closeQueues, createQueues, type Queues } from '../shared/queue';
 import { checkRedisPolicy, createRedis } from '../shared/redis';
-import { loadAffinity } from '../services/affinity/affinity-table';
-import { createStrategies, type Catalog } from '../services/strategies';
-import { createStateStore, type StateStore } from '../services/state/state-store';
-import { ConfigError } from '../shared/errors';
-import type { Redis } from 'ioredis';
+import { bootHeraldConfig, type HeraldConfig } from '../services/config';
+import { createState, type State } from '../services/state';
+import { createStrategies, type Catalog, type StrategyPlugin } from '../services/strategies';
 
 export interface Runtime {
-  config: Config;
+  config: HeraldConfig;
   logger: Logger;
   clock: Clock;
   redis: Redis;
   queues: Queues;
-  store: StateStore;
+  state: State;
+  strategies: Map<string, StrategyPlugin>;
+  /** What targeting reads from the catalog. */
+  catalog: Catalog;
+  /** Dead letters on Kafka, each also counted in the pipeline's counters. */
+  deadLetters(producer: Producer): DeadLetters;
   close(): Promise<void>;
 }
 
 export function boot(name: string): Runtime {
-  const config = bootConfig();
+  const config = bootHeraldConfig();
   const logger = createLogger(name, config.LOG_LEVEL);
   let clock: Clock;
+  let strategies: Map<string, StrategyPlugin>;
   try {
     clock = clockFromConfig(config.CLOCK, config.CLOCK_EPOCH_MS);
+    strategies = createStrategies(config);
   } catch (err) {
-    process.stderr.write(`${(err as ConfigError).message}\n`);
-    process.exit(78);
+    fatal(logger, err, err instanceof ConfigError ? 78 : 1);
   }
   const redis = createRedis(config.REDIS_URL, `herald-${name}`);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   void checkRedisPolicy(redis, logger);
-  const queues = createQueues(redis, config.HERALD_PREFIX);
+  const queues = createQueues(redis, config.HERALD_PREFIX, logger);
   // State gets a connection of its own: ioredis copies every defined script into each new pipeline, and
   // BullMQ defines dozens, which made each state pipeline about 13x dearer to build.
   const stateRedis = createRedis(config.REDIS_URL, `herald-${name}-state`);
   stateRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const store = createStateStore(stateRedis, config.HERALD_PREFIX, clock);
+  const state = createState(stateRedis, config.HERALD_PREFIX, clock, deliveryWindows(config));
   return {
     config,
     logger,
     clock,
     redis,
     queues,
-    store,
+    state,
+    strategies,
+    catalog: {
+      storesInCategories: (c) => state.catalog.storesInCategories(c),
+      activeSales: (now, day) => state.catalog.activeSales(now, day),
+    },
+    deadLetters(producer) {
+      const letters = createDeadLetters(producer, config.KAFKA_TOPIC_PREFIX, name, clock);
+      return {
+        async send(refused) {
+          await letters.send(refused);
+          await state.telemetry.countDead(refused.length);
+        },
+      };
+    },
     async close() {
       await closeQueues(queues);
       await stateRedis.quit();
@@ -56,21 +79,10 @@ export function boot(name: string): Runtime {
   };
 }
 
-export function strategiesAndCatalog(rt: Runtime) {
-  const strategies = createStrategies(rt.config);
-  const affinity = loadAffinity(rt.config.AFFINITY_PATH);
-  const catalog: Catalog = {
-    affinity,
-    storesInCategories: (c) => rt.store.storesInCategories(c),
-    activeSales: (now, day) => rt.store.activeSales(now, day),
-  };
-  return { strategies, catalog };
-}
-
 /** Exit with one clear line when start-up fails (bad affinity file, unreachable broker). */
-export function fatal(logger: Logger, err: unknown): never {
+export function fatal(logger: Logger, err: unknown, code = 1): never {
   const message = err instanceof Error ? err.message : String(err);
   logger.fatal({ err }, message);
   process.stderr.write(`${message}\n`);
-  process.exit(1);
+  process.exit(code);
 }

@@ -4,11 +4,16 @@ import { onShutdown } from '../shared/shutdown';
 import { runStage, type StageHandler } from '../shared/stage';
 import { boot, fatal, type Runtime } from './boot';
 
+export interface StageRuntime extends Runtime {
+  /** Run on SIGTERM before the stage's worker closes; a caller adds its own loops here. */
+  closers: Array<() => Promise<unknown>>;
+}
+
 export function stageMain<K extends QueueKey>(
   name: string,
   stage: K,
   makeHandler: (rt: Runtime) => StageHandler<K>,
-): Runtime {
+): StageRuntime {
   const rt = boot(name);
   let handle: StageHandler<K>;
   try {
@@ -26,7 +31,14 @@ export function stageMain<K extends QueueKey>(
     concurrency: rt.config.STAGE_CONCURRENCY,
     lockMs: rt.config.STAGE_LOCK_MS,
   });
-  onShutdown(rt.logger, [() => worker.close(), () => rt.close()]);
+  const closers: StageRuntime['closers'] = [];
+  onShutdown(rt.logger, [
+    async () => {
+      for (const c of closers) await c();
+    },
+    () => worker.close(),
+    () => rt.close(),
+  ]);
   rt.logger.info({ stage }, 'started');
-  return rt;
+  return { ...rt, closers };
 }

@@ -6,13 +6,15 @@
  * Each run has its own namespace (Redis prefix, topics, consumer groups), so runs do not see each other.
  */
 import { join } from 'node:path';
-import { bootConfig, loadConfig } from '../../shared/config';
+import { bootConfig } from '../../shared/config';
 import { systemClock } from '../../shared/clock';
 import { ensureTopics } from '../../shared/kafka/admin';
 import { createKafka } from '../../shared/kafka/client';
 import { sendEvents } from '../../shared/kafka/produce';
 import { allTopicNames, type TopicKey } from '../../shared/topics';
-import { startDailySale } from '../campaigns/campaigns';
+import { startCampaignsNow } from '../campaigns/campaigns';
+import { loadHeraldConfig } from '../config';
+import { createStrategies } from '../strategies';
 import { launchWorkers } from '../operations/launch';
 import { dropNamespace } from '../operations/namespace';
 import { PipelineProbe } from '../operations/probe';
@@ -119,7 +121,7 @@ async function main() {
     SINK_FILE: process.env.SINK_FILE ?? join('out', `${runId}-pushes.jsonl`),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
   };
-  const config = loadConfig({ ...process.env, ...vars });
+  const config = loadHeraldConfig({ ...process.env, ...vars });
   const say = (s: string) => process.stdout.write(`${s}\n`);
   const started = Date.now();
 
@@ -143,7 +145,7 @@ async function main() {
     await producer.disconnect();
     await probe.settle(120_000);
     say('starting the daily-sale campaign...');
-    await startDailySale(probe.queues, systemClock, config.DAILY_SALE_TZ);
+    await startCampaignsNow(probe.queues, createStrategies(config), systemClock.now());
     await probe.settle(180_000);
 
     const { stats, drops } = await probe.counters();

@@ -5,10 +5,10 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
 import { createKafka } from '../../shared/kafka/client';
-import { stateKeys } from '../../shared/keys';
 import { closeQueues, createQueues, type Queues } from '../../shared/queue';
 import { QUEUE_KEYS } from '../../shared/queues';
 import { INGEST_TOPICS, topicName, type TopicKey } from '../../shared/topics';
+import { createState, type State } from '../state';
 import { sleep, waitFor } from '../../shared/wait';
 
 /** Whether the consumer group has committed everything written to `topics` so far. */
@@ -37,14 +37,15 @@ export async function groupCaughtUp(
 }
 
 export class PipelineProbe {
-  readonly redis: Redis;
   readonly queues: Queues;
-  readonly keys: ReturnType<typeof stateKeys>;
+  /** The namespace's state, read through its stores. */
+  readonly state: State;
+  private readonly redis: Redis;
 
   constructor(private readonly config: Config) {
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
     this.queues = createQueues(this.redis, config.HERALD_PREFIX);
-    this.keys = stateKeys(config.HERALD_PREFIX);
+    this.state = createState(this.redis, config.HERALD_PREFIX);
   }
 
   /** Jobs not yet finished, over every stage queue (the campaigns queue holds the next tick and is left out). */
@@ -76,17 +77,16 @@ export class PipelineProbe {
     return n;
   }
 
-  /** True when ingest has committed everything, no stage job is pending and nobody is due for delivery. */
+  /**
+   * True when ingest has committed everything, no stage job is pending, nobody is due for delivery and
+   * push.sent has everything delivered.
+   */
   async idle(now: number): Promise<boolean> {
     if (!(await groupCaughtUp(this.config, `${this.config.KAFKA_GROUP_PREFIX}-ingest`, INGEST_TOPICS)))
       return false;
     if ((await this.pendingJobs()) > 0) return false;
-    const [due, dueRealtime, inflight] = await Promise.all([
-      this.redis.zcount(this.keys.due, '-inf', now),
-      this.redis.zcount(this.keys.dueRealtime, '-inf', now),
-      this.redis.zcard(this.keys.inflight),
-    ]);
-    return due + dueRealtime + inflight === 0;
+    const b = await this.state.delivery.backlog(now);
+    return b.due + b.inflight + b.outbox === 0;
   }
 
   /** Waits until the pipeline is idle twice in a row, half a second apart. */
@@ -102,29 +102,13 @@ export class PipelineProbe {
     );
   }
 
-  async drops(): Promise<Array<{ user: string; reason: string; strategy: string }>> {
-    const rows = await this.redis.xrange(this.keys.filterLog, '-', '+');
-    return rows.map(([, f]) => {
-      const m: Record<string, string> = {};
-      for (let i = 0; i < f.length; i += 2) m[f[i]!] = f[i + 1]!;
-      return { user: m.user!, reason: m.reason!, strategy: m.strategy! };
-    });
+  drops() {
+    return this.state.telemetry.drops();
   }
 
   /** Pipeline counters, filter drops by reason, and feedback by `<strategy>:<type>`. */
-  async counters(): Promise<{
-    stats: Record<string, number>;
-    drops: Record<string, number>;
-    feedback: Record<string, number>;
-  }> {
-    const num = (o: Record<string, string>) =>
-      Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
-    const [stats, drops, feedback] = await Promise.all([
-      this.redis.hgetall(this.keys.stats),
-      this.redis.hgetall(this.keys.filterDrops),
-      this.redis.hgetall(this.keys.strategyStats),
-    ]);
-    return { stats: num(stats), drops: num(drops), feedback: num(feedback) };
+  counters() {
+    return this.state.telemetry.counters();
   }
 
   async close(): Promise<void> {

@@ -6,10 +6,10 @@ import { stableId } from '../../shared/ids';
 import type { Outgoing } from '../../shared/queue';
 import type { StageHandler } from '../../shared/stage';
 import type { Group, Target } from '../../shared/schemas/jobs.schema';
-import type { StateStore } from '../state/state-store';
+import type { UsersStore } from '../state';
 
 export function createAudienceStage(deps: {
-  store: Pick<StateStore, 'pageUsers'>;
+  users: Pick<UsersStore, 'pageUsers'>;
   batchSize: number;
   pagesPerJob: number;
 }): StageHandler<'audience'> {
@@ -25,7 +25,7 @@ export function createAudienceStage(deps: {
       let page = t.audience.page;
       let full = true;
       for (let i = 0; i < deps.pagesPerJob && full; i++, page++) {
-        const userIds = await deps.store.pageUsers(after, deps.batchSize);
+        const userIds = await deps.users.pageUsers(after, deps.batchSize);
         full = userIds.length === deps.batchSize;
         if (userIds.length === 0) break;
         after = userIds[userIds.length - 1]!;

@@ -6,7 +6,7 @@
 import { stableId } from '../../shared/ids';
 import type { StageHandler } from '../../shared/stage';
 import type { CandidatePick, Winner } from '../../shared/schemas/jobs.schema';
-import type { StateStore } from '../state/state-store';
+import type { DecisionsStore } from '../state';
 
 /** The decision id is the push id: the same trigger for the same user always yields the same push. */
 export function decisionId(strategy: string, targetId: string, userId: string): string {
@@ -31,12 +31,10 @@ export function offers(picks: readonly CandidatePick[]): Array<{ userId: string;
 }
 
 export function createConciliateStage(deps: {
-  store: Pick<StateStore, 'offerWinners'>;
-  /** The contact window as a Redis TTL (real ms: see ttlMs). */
-  contactWindowMs: number;
+  decisions: Pick<DecisionsStore, 'offerWinners'>;
 }): StageHandler<'conciliate'> {
   return async ({ picks }) => {
-    const won = await deps.store.offerWinners(offers(picks), deps.contactWindowMs);
+    const won = await deps.decisions.offerWinners(offers(picks));
     const userIds = [...new Set(won)];
     return userIds.length ? [{ queue: 'sendTime' as const, payload: { userIds } }] : [];
   };

@@ -4,7 +4,7 @@
  */
 import type { StageHandler } from '../../shared/stage';
 import type { Group } from '../../shared/schemas/jobs.schema';
-import type { DropRecord, StateStore, UserState } from '../state/state-store';
+import type { DropRecord, State, UserState } from '../state';
 
 export type DropReason = 'unknown_user' | 'opted_out' | 'no_device' | 'cooldown' | 'expired';
 
@@ -35,12 +35,13 @@ export function filterGroup(
 }
 
 export function createFilterStage(deps: {
-  store: Pick<StateStore, 'getUsers' | 'contacted' | 'recordDrops'>;
+  state: Pick<State, 'users' | 'delivery' | 'telemetry'>;
   now: () => number;
 }): StageHandler<'filter'> {
+  const { users: userStore, delivery, telemetry } = deps.state;
   return async ({ groups }) => {
     const ids = [...new Set(groups.flatMap((g) => g.userIds))];
-    const [users, contacted] = await Promise.all([deps.store.getUsers(ids), deps.store.contacted(ids)]);
+    const [users, contacted] = await Promise.all([userStore.getUsers(ids), delivery.contacted(ids)]);
     const now = deps.now();
     const kept: Group[] = [];
     const drops: DropRecord[] = [];
@@ -49,7 +50,9 @@ export function createFilterStage(deps: {
       if (r.kept) kept.push(r.kept);
       drops.push(...r.drops);
     }
-    await deps.store.recordDrops(drops);
+    // A fan-out pages through the users index: who it finds without a profile (expired) leaves the index.
+    const expired = drops.filter((d) => d.reason === 'unknown_user').map((d) => d.userId);
+    await Promise.all([telemetry.recordDrops(drops), userStore.forgetUsers(expired)]);
     return kept.length ? [{ queue: 'score' as const, payload: { groups: kept } }] : [];
   };
 }

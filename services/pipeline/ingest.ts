@@ -1,8 +1,8 @@
 /**
- * Ingest: folds validated events into state and turns purchases into market-basket triggers. The triggers
- * of a Kafka batch travel as one target job whose id derives from their event ids, so a redelivered batch
- * adds nothing new; a purchase that comes twice in different batches gives the same trigger id, and the
- * contact ledger keeps its push single.
+ * Ingest: folds validated events into state and asks each strategy that listens to an event's topic for its
+ * trigger. The triggers of a Kafka batch travel as target jobs whose ids derive from their trigger ids, so a
+ * redelivered batch adds nothing new; an event that comes twice in different batches gives the same trigger
+ * id, and the contact ledger keeps its push single.
  */
 import type { Consumed } from '../../shared/kafka/consumer';
 import { chunk, stableId } from '../../shared/ids';
@@ -17,8 +17,8 @@ import type {
   Sale,
   Store,
 } from '../../shared/schemas/events.schema';
-import { marketBasketTrigger } from '../strategies/market-basket/market-basket.strategy';
-import type { StateStore } from '../state/state-store';
+import type { IngestEvent, StrategyPlugin } from '../strategies';
+import type { State } from '../state';
 
 export interface IngestPlan {
   fold: {
@@ -32,13 +32,11 @@ export interface IngestPlan {
   triggers: Trigger[];
 }
 
-/**
- * `marketBasket`: whether to trigger at all; `freshAfter`: purchases before this instant are history (a
- * replay, a late batch), folded into state but too old for a real-time suggestion.
- */
+/** Pure: what to fold, in event time order, and the triggers the strategies make of the events. */
 export function planIngest(
   events: ReadonlyArray<Consumed<IngestTopic>>,
-  opts: { marketBasket: boolean; freshAfter: number } = { marketBasket: true, freshAfter: -Infinity },
+  strategies: Iterable<StrategyPlugin>,
+  now: number,
 ): IngestPlan {
   const fold: IngestPlan['fold'] = {
     profiles: [],
@@ -48,6 +46,10 @@ export function planIngest(
     locations: [],
     browse: [],
   };
+  const listeners = new Map<IngestTopic, StrategyPlugin[]>();
+  for (const s of strategies) {
+    for (const t of s.events?.topics ?? []) listeners.set(t, [...(listeners.get(t) ?? []), s]);
+  }
   for (const c of events) {
     switch (c.topic) {
       case 'profiles':
@@ -72,27 +74,31 @@ export function planIngest(
   }
   // Fold in event time order so the latest location or profile wins within a batch.
   for (const list of Object.values(fold)) list.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-  const fresh = fold.purchases.filter((p) => Date.parse(p.at) >= opts.freshAfter);
-  return { fold, triggers: opts.marketBasket ? fresh.map(marketBasketTrigger) : [] };
+  const triggers: Trigger[] = [];
+  const ordered = [...events].sort((a, b) => Date.parse(a.event.at) - Date.parse(b.event.at));
+  for (const c of ordered) {
+    for (const s of listeners.get(c.topic) ?? []) {
+      const t = s.events!.trigger({ topic: c.topic, event: c.event } as IngestEvent, { now });
+      if (t) triggers.push(t);
+    }
+  }
+  return { fold, triggers };
 }
 
 export function createIngest(deps: {
-  store: StateStore;
+  state: Pick<State, 'users' | 'catalog' | 'telemetry'>;
+  strategies: Map<string, StrategyPlugin>;
   batchSize: number;
-  marketBasket: boolean;
-  /** Purchases older than this trigger nothing. */
-  maxTriggerAgeMs: number;
   now: () => number;
 }) {
+  const { users, catalog, telemetry } = deps.state;
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
-    const plan = planIngest(events, {
-      marketBasket: deps.marketBasket,
-      freshAfter: deps.now() - deps.maxTriggerAgeMs,
-    });
-    await deps.store.fold(plan.fold);
-    await deps.store.countCategories(plan.fold.purchases);
-    await deps.store.markSeen(
-      events.map((e) => `${e.topic}-${eventIdOf(e)}`),
+    const plan = planIngest(events, deps.strategies.values(), deps.now());
+    await catalog.fold(plan.fold);
+    await users.fold(plan.fold);
+    await users.countCategories(plan.fold.purchases);
+    await telemetry.markSeen(
+      events.map((e) => `${e.topic}-${(e.event as { eventId: string }).eventId}`),
       (i) => `in:${events[i]!.topic}`,
     );
     return chunk(plan.triggers, deps.batchSize).map((triggers) => ({
@@ -101,8 +107,4 @@ export function createIngest(deps: {
       payload: { triggers },
     }));
   };
-}
-
-function eventIdOf(c: Consumed<IngestTopic>): string {
-  return (c.event as { eventId: string }).eventId;
 }

@@ -1,17 +1,21 @@
 /**
- * Score: rates every (user, candidate) pair and keeps each user's best candidate within the strategy.
- * Users who picked the same candidate travel together, so a campaign's pick stays one compact group.
+ * Score: rates every (user, candidate) pair on the features its strategy gives it, and keeps each user's
+ * best candidate within the strategy. Users who picked the same candidate travel together, so a campaign's
+ * pick stays one compact group.
  */
+import { SchemaError } from '../../shared/errors';
 import type { StageHandler } from '../../shared/stage';
 import type { Candidate, CandidatePick, Group } from '../../shared/schemas/jobs.schema';
-import type { StateStore, UserState } from '../state/state-store';
+import type { CandidateFeatures, StrategyPlugin } from '../strategies';
+import type { UsersStore, UserState } from '../state';
 
-export type Scorer = (candidate: Candidate, user: UserState) => number;
+export type Scorer = (candidate: Candidate, user: UserState, features: CandidateFeatures) => number;
 
 /** Pure: each user's best candidate of the group, gathered per candidate. Ties go to the earlier candidate. */
 export function scoreGroup(
   group: Group,
   users: ReadonlyMap<string, UserState>,
+  strategy: Pick<StrategyPlugin, 'features'>,
   scorer: Scorer,
 ): CandidatePick[] {
   const picks = new Map<string, CandidatePick>();
@@ -21,7 +25,7 @@ export function scoreGroup(
     let best: Candidate | undefined;
     let bestScore = -Infinity;
     for (const c of group.candidates) {
-      const s = scorer(c, user);
+      const s = scorer(c, user, strategy.features(c, user));
       if (s > bestScore) {
         best = c;
         bestScore = s;
@@ -47,14 +51,20 @@ export function scoreGroup(
 }
 
 export function createScoreStage(deps: {
-  store: Pick<StateStore, 'getUsers'>;
+  users: Pick<UsersStore, 'getUsers'>;
+  strategies: Map<string, StrategyPlugin>;
   scorer: Scorer;
 }): StageHandler<'score'> {
   return async ({ groups }) => {
-    // Sale candidates are scored on the user's purchase mix; stores only need the profile.
-    const categories = groups.some((g) => g.candidates.some((c) => c.kind === 'sale'));
-    const users = await deps.store.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
-    const picks = groups.flatMap((g) => scoreGroup(g, users, deps.scorer));
+    const strategyOf = (g: Group) => {
+      const s = deps.strategies.get(g.strategy);
+      if (!s) throw new SchemaError(`group ${g.targetId}`, `unknown or disabled strategy ${g.strategy}`);
+      return s;
+    };
+    // Only strategies whose features read the purchase mix pay for loading it.
+    const categories = groups.some((g) => strategyOf(g).usesCategories === true);
+    const users = await deps.users.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
+    const picks = groups.flatMap((g) => scoreGroup(g, users, strategyOf(g), deps.scorer));
     return picks.length ? [{ queue: 'conciliate' as const, payload: { picks } }] : [];
   };
 }

@@ -3,11 +3,11 @@
  * delivery. No delayed job per user (DESIGN rule 2): one sorted set, read in due order by the dispatcher.
  */
 import type { StageHandler } from '../../shared/stage';
-import type { StateStore } from '../state/state-store';
+import type { State } from '../state';
 import { dueTime, type SendMode } from '../timing/send-time';
 
 export function createSendTimeStage(deps: {
-  store: Pick<StateStore, 'getUsers' | 'getWinners' | 'book'>;
+  state: Pick<State, 'users' | 'decisions' | 'delivery'>;
   now: () => number;
   mode: SendMode;
   localHour: number;
@@ -16,8 +16,8 @@ export function createSendTimeStage(deps: {
 }): StageHandler<'sendTime'> {
   return async ({ userIds }, ctx) => {
     const [users, winners] = await Promise.all([
-      deps.store.getUsers(userIds),
-      deps.store.getWinners(userIds),
+      deps.state.users.getUsers(userIds),
+      deps.state.decisions.getWinners(userIds),
     ]);
     const now = deps.now();
     const entries: Array<{ userId: string; due: number }> = [];
@@ -37,7 +37,7 @@ export function createSendTimeStage(deps: {
       }
       entries.push({ userId, due });
     }
-    await deps.store.book(entries, ctx.lane);
+    await deps.state.delivery.book(entries, ctx.lane);
     if (entries.length > 0) deps.onBooked?.();
     return [];
   };

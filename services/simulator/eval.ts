@@ -55,6 +55,8 @@ async function main() {
       'herald-env': { type: 'string' },
       out: { type: 'string' },
       start: { type: 'string' },
+      /** The world's ground-truth follow-up table (JSON). Default infra/data/affinity.json. */
+      truth: { type: 'string' },
     },
   });
   const users = int(values.users, 'users', 3000);
@@ -79,7 +81,9 @@ async function main() {
   }
   const config = loadConfig();
   const say = (s: string) => process.stdout.write(`${s}\n`);
-  const affinity: unknown = JSON.parse(readFileSync(config.AFFINITY_PATH, 'utf8'));
+  // The world's ground truth of what follows what. Herald reads its own seed table (AFFINITY_PATH); that
+  // both default to one file is the world's choice, not a dependency.
+  const affinity: unknown = JSON.parse(readFileSync(values.truth ?? 'infra/data/affinity.json', 'utf8'));
   const world = createWorld({ seed, users, stores, salesPerDay, days: historyDays + days, start, affinity });
   const timeZone = 'Europe/Madrid';
   // Sales available on a day: every sale valid at some moment of it, whichever day published it.

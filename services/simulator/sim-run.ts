@@ -7,18 +7,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { DateTime } from 'luxon';
-import { Redis } from 'ioredis';
 import type { Producer } from 'kafkajs';
 import { acceleratedClock, type Clock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { ensureTopics } from '../../shared/kafka/admin';
 import { createKafka } from '../../shared/kafka/client';
-import { closeQueues, createQueues } from '../../shared/queue';
 import type { PushSent } from '../../shared/schemas/events.schema';
 import { allTopicNames, topicName, type TopicKey } from '../../shared/topics';
 import { sleep } from '../../shared/wait';
-import { startDailySale } from '../campaigns/campaigns';
 import { launchWorkers } from '../operations/launch';
 import { dropNamespace } from '../operations/namespace';
 import { PipelineProbe } from '../operations/probe';
@@ -192,7 +188,10 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
     CLOCK_EPOCH_MS: String(epoch),
     SINK_FILE: join(o.outDir, `${ns}-pushes.jsonl`),
     SEND_POLL_MS: '20',
+    // Herald's own scheduler starts the daily campaign on the accelerated clock, as it would in production.
+    DAILY_SALE_CRON: `0 ${o.campaignHour} * * *`,
     DAILY_SALE_TZ: o.timeZone,
+    SCHEDULER_POLL_MS: '20',
     LOG_LEVEL: 'error',
     ...o.env,
   };
@@ -203,15 +202,12 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
   const kafka = createKafka(config.KAFKA_BROKERS, `herald-sim-${ns}`);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const reader = kafka.consumer({ groupId: `${ns}-sim-reader`, maxWaitTimeInMs: 50 });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = createQueues(redis, config.HERALD_PREFIX);
   const specOf = pushSpecs(o.world);
   const fatigue = new Map<string, FatigueState>();
   const pushes: PushRecord[] = [];
   const seen = new Set<string>();
   const heap = new EventHeap();
   let published = 0;
-  let campaigns = 0;
 
   try {
     await producer.connect();
@@ -233,11 +229,6 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
     );
 
     const end = simStart + totalDays * DAY_MS;
-    const campaignsAt: number[] = [];
-    for (let d = 0; d < totalDays; d++) {
-      const day = DateTime.fromMillis(simStart + d * DAY_MS + 12 * HOUR_MS, { zone: o.timeZone });
-      campaignsAt.push(day.set({ hour: o.campaignHour, minute: 0, second: 0, millisecond: 0 }).toMillis());
-    }
     let nextDay = 0;
     let lastReport = 0;
     for (;;) {
@@ -252,11 +243,6 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
       if (due.length > 0) {
         await publish(producer, config.KAFKA_TOPIC_PREFIX, due);
         published += due.length;
-      }
-      while (campaignsAt.length > 0 && campaignsAt[0]! <= now) {
-        campaignsAt.shift();
-        await startDailySale(queues, clock, o.timeZone);
-        campaigns++;
       }
       for (const p of arrived.splice(0)) {
         if (seen.has(p.pushId)) continue; // push.sent is at-least-once
@@ -311,14 +297,14 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
             : simDay < 0
               ? `burn-in day ${(simDay + o.historyDays).toFixed(2)} of ${o.historyDays}`
               : `day ${simDay.toFixed(2)} of ${o.days}`;
-        o.progress(
-          `${o.label}: ${phase}, ${published} events in, ${pushes.length} pushes, ${campaigns} campaigns`,
-        );
+        o.progress(`${o.label}: ${phase}, ${published} events in, ${pushes.length} pushes`);
       }
       await sleep(25);
     }
     const probe = new PipelineProbe(config);
     const pipeline = { ...(await probe.counters()), failedJobs: await probe.failedJobs() };
+    // Campaigns started by Herald's scheduler (completed jobs are kept an hour, longer than any run).
+    const campaigns = (await probe.completedJobs()).campaigns ?? 0;
     await probe.close();
     // Burn-in pushes shaped the state; only the evaluated days are measured.
     return {
@@ -333,8 +319,6 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
     await workers.stop();
     await reader.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
-    await closeQueues(queues);
     await dropNamespace(config);
-    await redis.quit();
   }
 }

@@ -1,14 +1,17 @@
 /**
- * A strategy is a plugin (DESIGN rule 10): it names itself, turns its triggers into targets (what could be
- * notified, and to whom), and renders its pushes. Adding one touches its folder and one line in index.ts.
+ * A strategy is a plugin (DESIGN rule 10). It declares its settings (a zod shape that Herald's config
+ * composes), what triggers it (events from ingest's topics, a campaign schedule, or both), how a trigger
+ * becomes a target (what could be notified, to whom), the features its candidates are scored on, and how
+ * its pushes read. The pipeline and the scheduler know no strategy by name: adding one touches its folder
+ * and one line in index.ts.
  */
+import type { z } from 'zod';
+import type { IngestTopic, TopicEvent } from '../../shared/topics';
 import type { Candidate, Target, Trigger } from '../../shared/schemas/jobs.schema';
-import type { AffinityTable } from '../affinity/affinity-table';
-import type { SaleState, StoreState } from '../state/state-store';
+import type { SaleState, StoreState, UserState } from '../state';
 
 /** What targeting may read. */
 export interface Catalog {
-  affinity: AffinityTable;
   storesInCategories(categories: readonly string[]): Promise<StoreState[]>;
   activeSales(now: number, day: string): Promise<Array<SaleState & { clicks: number }>>;
 }
@@ -19,9 +22,47 @@ export interface Rendered {
   deepLink: string;
 }
 
+/** What the score stage rates a candidate on, beyond the candidate itself (distance, discount). */
+export interface CandidateFeatures {
+  /** How well the candidate fits the user, 0..1. */
+  affinity: number;
+}
+
+/** An ingest event of one of the topics a strategy listens to. */
+export type IngestEvent = { [K in IngestTopic]: { topic: K; event: TopicEvent<K> } }[IngestTopic];
+
 export interface StrategyPlugin {
   readonly name: string;
+  /** Real time: the ingest topics this strategy reacts to, and the trigger an event makes (or null). */
+  readonly events?: {
+    readonly topics: readonly IngestTopic[];
+    trigger(e: IngestEvent, ctx: { now: number }): Trigger | null;
+  };
+  /** Batch: a campaign the scheduler starts on Herald's clock, and the trigger of a tick. */
+  readonly schedule?: {
+    /** A cron pattern (5 or 6 fields) read in `tz`. */
+    readonly cron: string;
+    /** IANA zone of the cron. */
+    readonly tz: string;
+    trigger(at: number, tz: string): Trigger;
+  };
   /** The target of a trigger, or null when there is nothing worth notifying. */
   target(trigger: Trigger, catalog: Catalog): Promise<Target | null>;
+  /** Whether `features` reads the user's purchase mix (UserState.categories), which costs a read. */
+  readonly usesCategories?: boolean;
+  features(candidate: Candidate, user: UserState): CandidateFeatures;
   render(candidate: Candidate, locale: string): Rendered;
+}
+
+/** A strategy as registered: its name, its settings' shape, and how to build it from them. */
+export interface StrategyDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
+  readonly name: string;
+  /** Environment variables the strategy reads; names must be its own (prefixed with the strategy's). */
+  readonly config: S;
+  create(config: z.infer<z.ZodObject<S>>): StrategyPlugin;
+}
+
+/** Declares a strategy with its settings typed from their shape. */
+export function defineStrategy<S extends z.ZodRawShape>(def: StrategyDefinition<S>): StrategyDefinition<S> {
+  return def;
 }

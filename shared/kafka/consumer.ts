@@ -31,7 +31,18 @@ export interface ConsumerOptions<K extends TopicKey> {
   onBatch?: (counts: { ok: number; refused: number }) => void;
 }
 
-export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>): Promise<Consumer> {
+export interface ConsumerRunner {
+  /** Connects, joins the group and starts consuming. */
+  start(): Promise<void>;
+  /** Leaves the group cleanly; safe to call before or during `start` (a SIGTERM during a slow join). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The consumer, built but not started: the process installs its shutdown handler first, so a SIGTERM while
+ * it joins the group (which can take up to the session timeout after a crash) still leaves the group cleanly.
+ */
+export function createConsumerRunner<K extends TopicKey>(opts: ConsumerOptions<K>): ConsumerRunner {
   const byName = new Map<string, K>(opts.topics.map((k) => [topicName(opts.topicPrefix, k), k]));
   const consumer = opts.kafka.consumer({
     groupId: opts.groupId,
@@ -40,8 +51,34 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
     maxWaitTimeInMs: 100,
     allowAutoTopicCreation: false,
   });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: true });
+  let stopped = false;
+  let starting: Promise<void> | undefined;
+  return {
+    start() {
+      starting ??= (async () => {
+        await consumer.connect();
+        if (stopped) return;
+        await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: true });
+        if (stopped) return;
+        await run(consumer, byName, opts);
+      })().catch((err: unknown) => {
+        if (!stopped) throw err; // a join cut short by stop() is not a failure
+      });
+      return starting;
+    },
+    async stop() {
+      stopped = true;
+      await consumer.disconnect();
+      await starting?.catch(() => undefined);
+    },
+  };
+}
+
+async function run<K extends TopicKey>(
+  consumer: Consumer,
+  byName: Map<string, K>,
+  opts: ConsumerOptions<K>,
+): Promise<void> {
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -81,7 +118,6 @@ export async function runConsumer<K extends TopicKey>(opts: ConsumerOptions<K>):
       opts.onBatch?.({ ok: good.length, refused: refused.length });
     },
   });
-  return consumer;
 }
 
 /**
@@ -94,9 +130,4 @@ export async function commitBatch(consumer: Consumer, payload: EachBatchPayload)
   const next = (BigInt(batch.lastOffset()) + 1n).toString();
   await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
   await payload.heartbeat();
-}
-
-/** Parses topic keys so a handler can switch on `topic` with a typed event. */
-export function isTopic<K extends TopicKey>(c: Consumed, key: K): c is Consumed<K> {
-  return c.topic === key;
 }

@@ -85,7 +85,12 @@ export const FilterJob = z.object({ groups: z.array(Group).min(1) });
 export const ScoreJob = z.object({ groups: z.array(Group).min(1) });
 export const ConciliateJob = z.object({ picks: z.array(CandidatePick).min(1) });
 export const SendTimeJob = z.object({ userIds: z.array(Id).min(1) });
-export const CampaignJob = z.object({ campaign: Strategy, tz: z.string().min(1) });
+/** A campaign's tick: the strategy whose schedule fired, at which instant (epoch ms), read in which zone. */
+export const CampaignJob = z.object({
+  campaign: Strategy,
+  tz: z.string().min(1),
+  at: z.number().int().nonnegative(),
+});
 
 /** The winner of a user's contact window, as conciliate stores it and send-time reads it. */
 export const Winner = z.object({

@@ -17,7 +17,7 @@ const campaign: Target = {
 
 describe('audience', () => {
   it('pages a campaign through every user once, one filter job per batch, never all at once', async () => {
-    const stage = createAudienceStage({ store, batchSize: 100, pagesPerJob: 3 });
+    const stage = createAudienceStage({ users: store, batchSize: 100, pagesPerJob: 3 });
     let pending: Array<QueuePayload<'audience'>> = [{ targets: [campaign] }];
     const seen: string[] = [];
     const filterIds = new Set<string>();
@@ -44,7 +44,7 @@ describe('audience', () => {
   });
 
   it('puts single-user targets together in batches', async () => {
-    const stage = createAudienceStage({ store, batchSize: 2, pagesPerJob: 3 });
+    const stage = createAudienceStage({ users: store, batchSize: 2, pagesPerJob: 3 });
     const one = (u: string): Target => ({
       ...campaign,
       targetId: `t-${u}`,

@@ -1,5 +1,6 @@
 import { acceleratedClock, systemClock, ttlMs } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
+import { loadHeraldConfig } from '../../services/config';
 import { ConfigError } from '../../shared/errors';
 
 describe('loadConfig', () => {
@@ -13,8 +14,30 @@ describe('loadConfig', () => {
   it('names the bad variable and its value in one line', () => {
     expect(() => loadConfig({ BATCH_SIZE: 'lots' })).toThrow(ConfigError);
     expect(() => loadConfig({ BATCH_SIZE: 'lots' })).toThrow(/^config: BATCH_SIZE="lots" is invalid: /);
-    expect(() => loadConfig({ DAILY_SALE_TZ: 'Nowhere/City' })).toThrow(/DAILY_SALE_TZ="Nowhere\/City"/);
+    expect(() => loadHeraldConfig({ DAILY_SALE_TZ: 'Nowhere/City' })).toThrow(
+      /DAILY_SALE_TZ="Nowhere\/City"/,
+    );
     expect(() => loadConfig({ KAFKA_BROKERS: 'localhost' })).toThrow(/KAFKA_BROKERS/);
+  });
+});
+
+describe('Herald config', () => {
+  it('composes every strategy’s own settings with the platform’s, each with its default', () => {
+    const c = loadHeraldConfig({});
+    expect(c.BATCH_SIZE).toBe(500);
+    expect(c.STRATEGIES).toEqual(['market-basket', 'daily-sale']);
+    expect(c.MARKET_BASKET_MAX_STORES).toBe(20);
+    expect(c.DAILY_SALE_POLICY).toBe('personal');
+  });
+
+  it('refuses a strategy that is not registered, naming it', () => {
+    expect(() => loadHeraldConfig({ STRATEGIES: 'daily-sale,telepathy' })).toThrow(
+      /^config: STRATEGIES="daily-sale,telepathy" is invalid: /,
+    );
+  });
+
+  it('keeps a sent push id longer than a failed job waits for replay', () => {
+    expect(() => loadHeraldConfig({ PUSH_RECORD_DAYS: '3' })).toThrow(/PUSH_RECORD_DAYS="3".*at least 8/);
   });
 });
 

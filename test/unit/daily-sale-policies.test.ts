@@ -1,7 +1,14 @@
-import { dailySaleCandidates } from '../../services/strategies/daily-sale/daily-sale.strategy';
-import { dominantCategory, rankScore, userAffinity } from '../../services/ranking/heuristic';
+import {
+  createDailySale,
+  dailySaleCandidates,
+  dominantCategory,
+  saleAffinity,
+} from '../../services/strategies/daily-sale/daily-sale.strategy';
+import { rankScore } from '../../services/ranking/heuristic';
 import { scoreGroup } from '../../services/pipeline/score';
-import type { UserState } from '../../services/state/state-store';
+import type { UserState } from '../../services/state';
+
+const strategy = createDailySale({ policy: 'personal', maxCandidates: 20 });
 
 const sale = (saleId: string, category: string, clicks: number, discount = 10) => ({
   saleId,
@@ -54,7 +61,7 @@ describe('daily-sale policies', () => {
       ['cook', user('cook', { groceries: 4 })],
       ['new', user('new', {})],
     ]);
-    const picks = scoreGroup(group, users, rankScore);
+    const picks = scoreGroup(group, users, strategy, rankScore);
     const got = Object.fromEntries(
       picks.flatMap((p) => p.userIds.map((u) => [u, `${p.candidate.id}/${p.candidate.segment}`])),
     );
@@ -76,6 +83,7 @@ describe('daily-sale policies', () => {
     const picks = scoreGroup(
       { strategy: 'daily-sale', targetId: 'ds', at: 0, candidates, userIds: ['reader', 'runner'] },
       users,
+      strategy,
       rankScore,
     );
     expect(Object.fromEntries(picks.flatMap((p) => p.userIds.map((u) => [u, p.candidate.id])))).toEqual({
@@ -87,7 +95,7 @@ describe('daily-sale policies', () => {
   it('affinity is the share of purchases in the category, and the dominant category is the most bought', () => {
     const u = user('u', { books: 3, shoes: 1 });
     expect(
-      userAffinity({ id: 's', kind: 'sale', category: 'books', title: 't', discount: 0, affinity: 0 }, u),
+      saleAffinity({ id: 's', kind: 'sale', category: 'books', title: 't', discount: 0, affinity: 0 }, u),
     ).toBe(0.75);
     expect(dominantCategory(u.categories)).toBe('books');
     expect(dominantCategory({})).toBeUndefined();

@@ -1,5 +1,5 @@
 import { filterGroup } from '../../services/pipeline/filter';
-import type { UserState } from '../../services/state/state-store';
+import type { UserState } from '../../services/state';
 import type { Group } from '../../shared/schemas/jobs.schema';
 
 const device = { platform: 'ios' as const, token: 'token-123456' };

@@ -2,7 +2,7 @@ import { heuristicScore } from '../../services/ranking/heuristic';
 import { distanceKm } from '../../shared/geo';
 import { scoreGroup } from '../../services/pipeline/score';
 import { offers } from '../../services/pipeline/conciliate';
-import type { UserState } from '../../services/state/state-store';
+import type { UserState } from '../../services/state';
 import type { Candidate } from '../../shared/schemas/jobs.schema';
 
 const here = { lat: 40.4168, lon: -3.7038 };
@@ -23,12 +23,12 @@ const store = (
 
 describe('heuristic score', () => {
   it('is 0.5 affinity + 0.3 nearness within 5 km + 0.2 discount', () => {
-    expect(heuristicScore(store('a', 1, 100, here), here)).toBeCloseTo(1.0, 6);
-    expect(heuristicScore(store('b', 0.4, 50), here)).toBeCloseTo(0.2 + 0.1, 6); // no location: no distance credit
+    expect(heuristicScore(store('a', 1, 100, here), 1, here)).toBeCloseTo(1.0, 6);
+    expect(heuristicScore(store('b', 0.4, 50), 0.4, here)).toBeCloseTo(0.2 + 0.1, 6); // no location: no distance credit
     const twoKmNorth = { lat: here.lat + 2 / 111.195, lon: here.lon };
     expect(distanceKm(here, twoKmNorth)).toBeCloseTo(2, 2);
-    expect(heuristicScore(store('c', 0, 0, twoKmNorth), here)).toBeCloseTo(0.3 * 0.6, 3);
-    expect(heuristicScore(store('d', 0, 0, { lat: here.lat + 0.1, lon: here.lon }), here)).toBe(0); // 11 km
+    expect(heuristicScore(store('c', 0, 0, twoKmNorth), 0, here)).toBeCloseTo(0.3 * 0.6, 3);
+    expect(heuristicScore(store('d', 0, 0, { lat: here.lat + 0.1, lon: here.lon }), 0, here)).toBe(0); // 11 km
   });
 });
 
@@ -60,7 +60,8 @@ describe('scoreGroup', () => {
         userIds: ['local', 'away', 'nowhere', 'ghost'],
       },
       users,
-      (c, user) => heuristicScore(c, user.location),
+      { features: (c) => ({ affinity: c.affinity }) },
+      (c, user, f) => heuristicScore(c, f.affinity, user.location),
     );
     const byCandidate = Object.fromEntries(picks.map((p) => [p.candidate.id, p.userIds]));
     expect(byCandidate).toEqual({ near: ['local'], deal: ['away', 'nowhere'] });

@@ -1,11 +1,12 @@
 import { affinityTable } from '../../services/affinity/affinity-table';
+import { NotReadyError } from '../../shared/errors';
 import {
   createMarketBasket,
   marketBasketTrigger,
 } from '../../services/strategies/market-basket/market-basket.strategy';
 import { createDailySale, dailySaleTrigger } from '../../services/strategies/daily-sale/daily-sale.strategy';
 import type { Catalog } from '../../services/strategies';
-import type { SaleState, StoreState } from '../../services/state/state-store';
+import type { SaleState, StoreState } from '../../services/state';
 
 const table = affinityTable({
   version: 1,
@@ -35,7 +36,6 @@ const sale = (saleId: string, clicks: number, discount: number): SaleState & { c
   clicks,
 });
 const catalog = (sales: Array<SaleState & { clicks: number }> = []): Catalog => ({
-  affinity: table,
   storesInCategories: (cats) => Promise.resolve(stores.filter((s) => cats.includes(s.category))),
   activeSales: () => Promise.resolve(sales),
 });
@@ -52,7 +52,7 @@ const purchase = {
 
 describe('market basket', () => {
   it('offers stores of the categories that follow the purchase, best affinity first', async () => {
-    const target = await createMarketBasket({ maxStores: 10 }).target(
+    const target = await createMarketBasket({ affinity: table, maxStores: 10, maxAgeMs: 3_600_000 }).target(
       marketBasketTrigger(purchase),
       catalog(),
     );
@@ -66,7 +66,7 @@ describe('market basket', () => {
   });
 
   it('has nothing to say after a purchase in a category nothing follows', async () => {
-    const t = await createMarketBasket({ maxStores: 10 }).target(
+    const t = await createMarketBasket({ affinity: table, maxStores: 10, maxAgeMs: 3_600_000 }).target(
       marketBasketTrigger({ ...purchase, category: 'shoes' }),
       catalog(),
     );
@@ -93,6 +93,11 @@ describe('daily sale baseline', () => {
     );
     expect(t?.audience.kind).toBe('all');
     expect(t?.candidates.map((c) => c.id)).toEqual(['c']);
+  });
+
+  it('waits for the day’s sales instead of spending the campaign on nothing', async () => {
+    const trigger = dailySaleTrigger(Date.parse('2026-11-22T09:00:00Z'), 'UTC');
+    await expect(createDailySale().target(trigger, catalog([]))).rejects.toThrow(NotReadyError);
   });
 
   it('names the local day of the campaign zone', () => {

@@ -1,4 +1,4 @@
 import { createFilterStage } from '../../services/pipeline/filter';
 import { stageMain } from '../stage-main';
 
-stageMain('filter', 'filter', (rt) => createFilterStage({ store: rt.store, now: () => rt.clock.now() }));
+stageMain('filter', 'filter', (rt) => createFilterStage({ state: rt.state, now: () => rt.clock.now() }));

@@ -1,39 +1,39 @@
 /**
- * scheduler: owns the campaign schedule (a BullMQ job scheduler on the campaigns queue) and turns each
- * tick into the day's trigger. `--now` also starts today's campaign at once.
+ * scheduler: fires each scheduled strategy's campaign ticks on Herald's clock (services/campaigns), and runs
+ * the campaigns stage that turns a tick into its strategy's trigger. `--now` also starts every scheduled
+ * campaign at once.
  */
-import { Worker } from 'bullmq';
-import { bullPrefix, queueName } from '../../shared/queue';
-import { onShutdown } from '../../shared/shutdown';
-import { validatePayload } from '../../shared/queue';
-import { scheduleDailySale, startDailySale } from '../../services/campaigns/campaigns';
-import { boot, fatal } from '../boot';
+import { startLoop } from '../../shared/loop';
+import { createCampaignStage, createScheduler, startCampaignsNow } from '../../services/campaigns/campaigns';
+import { fatal } from '../boot';
+import { stageMain } from '../stage-main';
 
-async function main() {
-  const rt = boot('scheduler');
-  const { config, logger, clock, queues } = rt;
-  await scheduleDailySale(queues.campaigns, config.DAILY_SALE_CRON, config.DAILY_SALE_TZ).catch(
-    (err: unknown) => fatal(logger, err),
-  );
-  const worker = new Worker(
-    queueName('campaigns'),
-    async (job) => {
-      const { tz } = validatePayload('campaigns', job.data, `job campaigns/${job.id}`);
-      const triggerId = await startDailySale(queues, clock, tz);
-      logger.info({ triggerId }, 'campaign started');
-      return { triggerId };
-    },
-    { connection: rt.redis, prefix: bullPrefix(config.HERALD_PREFIX), concurrency: 1 },
-  );
-  worker.on('error', (err) => logger.error({ err }, 'worker error'));
-  if (process.argv.includes('--now')) {
-    logger.info(
-      { triggerId: await startDailySale(queues, clock, config.DAILY_SALE_TZ) },
-      'campaign started now',
-    );
-  }
-  onShutdown(logger, [() => worker.close(), () => rt.close()]);
-  logger.info({ cron: config.DAILY_SALE_CRON, tz: config.DAILY_SALE_TZ }, 'started');
+const rt = stageMain('scheduler', 'campaigns', (r) => createCampaignStage({ strategies: r.strategies }));
+const { config, logger, clock } = rt;
+let scheduler: ReturnType<typeof createScheduler>;
+try {
+  scheduler = createScheduler({
+    strategies: rt.strategies,
+    schedule: rt.state.schedule,
+    queues: rt.queues,
+    now: () => clock.now(),
+    catchupMs: config.CAMPAIGN_CATCHUP_MINUTES * 60_000,
+    logger,
+  });
+} catch (err) {
+  fatal(logger, err, 78);
 }
-
-void main();
+const loop = startLoop({
+  name: 'scheduler',
+  round: scheduler.round,
+  idleMs: config.SCHEDULER_POLL_MS,
+  logger,
+});
+rt.closers.unshift(() => loop.stop());
+logger.info({ campaigns: scheduler.scheduled }, 'schedule');
+if (process.argv.includes('--now')) {
+  void startCampaignsNow(rt.queues, rt.strategies, clock.now()).then(
+    (ids) => logger.info({ ids }, 'campaigns started now'),
+    (err: unknown) => logger.error({ err }, 'could not start the campaigns now'),
+  );
+}

@@ -2,4 +2,6 @@ import { rankScore } from '../../services/ranking/heuristic';
 import { createScoreStage } from '../../services/pipeline/score';
 import { stageMain } from '../stage-main';
 
-stageMain('score', 'score', (rt) => createScoreStage({ store: rt.store, scorer: rankScore }));
+stageMain('score', 'score', (rt) =>
+  createScoreStage({ users: rt.state.users, strategies: rt.strategies, scorer: rankScore }),
+);

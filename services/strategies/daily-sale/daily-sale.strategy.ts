@@ -1,13 +1,16 @@
 /**
- * Daily sale (batch): once a day, the baseline policy sends everyone the day's most-clicked sale (ties go
- * to the larger discount). Later policies pick per user; this one is the yardstick.
+ * Daily sale (batch): once a day, on its cron, every user gets one of the day's sales. The policy decides
+ * which: `baseline` (the day's most-clicked sale to everyone, the yardstick), `segments` (the most-clicked
+ * sale of each user's dominant category), or `personal` (the default: each user the best of the day's top
+ * sales for their purchase mix, picked by the score stage).
  */
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { SchemaError } from '../../../shared/errors';
+import { NotReadyError, SchemaError } from '../../../shared/errors';
+import { TimeZone } from '../../../shared/schemas/common';
 import type { Candidate, Trigger } from '../../../shared/schemas/jobs.schema';
-import type { SaleState } from '../../state/state-store';
-import type { StrategyPlugin } from '../strategy';
+import type { SaleState, UserState } from '../../state';
+import { defineStrategy, type StrategyPlugin } from '../strategy';
 
 export const DAILY_SALE = 'daily-sale';
 
@@ -64,11 +67,48 @@ export function dailySaleCandidates(
   return [...[...bestOfCategory].map(([category, s]) => candidateOf(s, category)), candidateOf(top, '*')];
 }
 
+/** The category the user buys most in, if any (ties go to the first in name order). */
+export function dominantCategory(
+  categories: Readonly<Record<string, number>> | undefined,
+): string | undefined {
+  let best: string | undefined;
+  let n = 0;
+  for (const [c, k] of Object.entries(categories ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (k > n) [best, n] = [c, k];
+  }
+  return best;
+}
+
+/**
+ * How well a sale fits a user. A segment candidate is 1 for the users of its segment, 0.5 for the
+ * catch-all ('*') and 0 otherwise, so each user lands in their segment or the catch-all. Any other sale is
+ * the share of the user's purchases in its category.
+ */
+export function saleAffinity(candidate: Candidate, user: UserState): number {
+  if (candidate.segment !== undefined) {
+    if (candidate.segment === '*') return 0.5;
+    return candidate.segment === dominantCategory(user.categories) ? 1 : 0;
+  }
+  const counts = Object.values(user.categories ?? {});
+  const total = counts.reduce((a, b) => a + b, 0);
+  return total > 0 ? (user.categories?.[candidate.category] ?? 0) / total : 0;
+}
+
+export interface DailySaleOptions {
+  policy: DailySalePolicy;
+  /** Sales offered to the score stage per user under the personal policy. */
+  maxCandidates: number;
+  /** The campaign's cron and its zone. */
+  cron?: string;
+  tz?: string;
+}
+
 export function createDailySale(
-  opts: { policy: DailySalePolicy; maxCandidates: number } = { policy: 'baseline', maxCandidates: 1 },
+  opts: DailySaleOptions = { policy: 'baseline', maxCandidates: 1 },
 ): StrategyPlugin {
   return {
     name: DAILY_SALE,
+    schedule: { cron: opts.cron ?? '0 9 * * *', tz: opts.tz ?? 'UTC', trigger: dailySaleTrigger },
     async target(trigger, catalog) {
       const data = TriggerData.safeParse(trigger.data);
       if (!data.success)
@@ -78,7 +118,10 @@ export function createDailySale(
         opts.policy,
         opts.maxCandidates,
       );
-      if (candidates.length === 0) return null;
+      // The day's sales may not be ingested yet when the tick fires: retry (with backoff) instead of
+      // spending the day's campaign on nothing.
+      if (candidates.length === 0)
+        throw new NotReadyError(`daily sale ${data.data.day}: no sale is valid yet`);
       return {
         strategy: DAILY_SALE,
         targetId: trigger.triggerId,
@@ -87,6 +130,8 @@ export function createDailySale(
         candidates,
       };
     },
+    usesCategories: true,
+    features: (c, user) => ({ affinity: saleAffinity(c, user) }),
     render(c) {
       return {
         title: c.discount > 0 ? `${Math.round(c.discount)}% off: ${c.title}` : c.title,
@@ -96,3 +141,30 @@ export function createDailySale(
     },
   };
 }
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const dailySale = defineStrategy({
+  name: DAILY_SALE,
+  config: {
+    /**
+     * How the daily sale picks: `baseline` (the day's most-clicked sale to everyone), `segments` (the
+     * most-clicked sale of each user's dominant category), `personal` (the best of the day's top sales for
+     * each user by the score stage, from the user's purchase mix). Default personal.
+     */
+    DAILY_SALE_POLICY: z.enum(['baseline', 'segments', 'personal']).default('personal'),
+    /** Sales offered to the score stage per user under the personal policy. Default 20. */
+    DAILY_SALE_CANDIDATES: int(1, 200).default(20),
+    /** Cron of the daily-sale campaign, run by the scheduler on Herald's clock. Default 0 9 * * * (09:00). */
+    DAILY_SALE_CRON: z.string().min(9).default('0 9 * * *'),
+    /** Time zone of DAILY_SALE_CRON. Default UTC. */
+    DAILY_SALE_TZ: TimeZone.default('UTC'),
+  },
+  create: (c) =>
+    createDailySale({
+      policy: c.DAILY_SALE_POLICY,
+      maxCandidates: c.DAILY_SALE_CANDIDATES,
+      cron: c.DAILY_SALE_CRON,
+      tz: c.DAILY_SALE_TZ,
+    }),
+});

@@ -8,7 +8,8 @@ import { stableId } from '../../../shared/ids';
 import { Category, GeoPoint } from '../../../shared/schemas/common';
 import type { Candidate, Trigger } from '../../../shared/schemas/jobs.schema';
 import type { Purchase } from '../../../shared/schemas/events.schema';
-import type { StrategyPlugin } from '../strategy';
+import { loadAffinity, type AffinityTable } from '../../affinity/affinity-table';
+import { defineStrategy, type StrategyPlugin } from '../strategy';
 
 export const MARKET_BASKET = 'market-basket';
 
@@ -27,9 +28,28 @@ export function marketBasketTrigger(p: Purchase): Trigger {
   };
 }
 
-export function createMarketBasket(opts: { maxStores: number }): StrategyPlugin {
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export interface MarketBasketOptions {
+  /** The follow-up table: which categories usually follow a purchase in a category. */
+  affinity: AffinityTable;
+  /** Stores suggested per trigger, best affinity first. */
+  maxStores: number;
+  /** A purchase older than this (by its own time, against Herald's clock) triggers nothing. */
+  maxAgeMs: number;
+}
+
+export function createMarketBasket(opts: MarketBasketOptions): StrategyPlugin {
   return {
     name: MARKET_BASKET,
+    events: {
+      topics: ['purchases'],
+      trigger(e, { now }) {
+        if (e.topic !== 'purchases') return null;
+        // A replay or a late batch is folded into state but is too old for a real-time suggestion.
+        return Date.parse(e.event.at) >= now - opts.maxAgeMs ? marketBasketTrigger(e.event) : null;
+      },
+    },
     async target(trigger, catalog) {
       const data = TriggerData.safeParse(trigger.data);
       if (!data.success || !trigger.userId) {
@@ -38,7 +58,7 @@ export function createMarketBasket(opts: { maxStores: number }): StrategyPlugin 
           'market-basket trigger needs userId, category, storeId',
         );
       }
-      const follows = catalog.affinity.following(data.data.category);
+      const follows = opts.affinity.following(data.data.category);
       const weight = new Map(follows.map((f) => [f.category, f.affinity]));
       const stores = await catalog.storesInCategories(follows.map((f) => f.category));
       const candidates: Candidate[] = stores
@@ -65,6 +85,8 @@ export function createMarketBasket(opts: { maxStores: number }): StrategyPlugin 
         candidates,
       };
     },
+    // A store carries the affinity of its category for the purchase that triggered it.
+    features: (c) => ({ affinity: c.affinity }),
     render(c) {
       const deal = c.discount > 0 ? ` ${Math.round(c.discount)}% off today.` : '';
       return {
@@ -75,3 +97,25 @@ export function createMarketBasket(opts: { maxStores: number }): StrategyPlugin 
     },
   };
 }
+
+export const marketBasket = defineStrategy({
+  name: MARKET_BASKET,
+  config: {
+    /** The follow-up table (JSON). Default infra/data/affinity.json. */
+    AFFINITY_PATH: z.string().min(1).default('infra/data/affinity.json'),
+    /** Stores suggested per market-basket trigger, best affinity first. Default 20. */
+    MARKET_BASKET_MAX_STORES: int(1, 1000).default(20),
+    /** A purchase older than this (by its own time) is folded but triggers no real-time push. Default 60. */
+    MARKET_BASKET_MAX_AGE_MINUTES: z.coerce
+      .number()
+      .positive()
+      .max(7 * 24 * 60)
+      .default(60),
+  },
+  create: (c) =>
+    createMarketBasket({
+      affinity: loadAffinity(c.AFFINITY_PATH),
+      maxStores: c.MARKET_BASKET_MAX_STORES,
+      maxAgeMs: c.MARKET_BASKET_MAX_AGE_MINUTES * 60_000,
+    }),
+});

@@ -1,0 +1,93 @@
+/**
+ * Delivery as the send-time process runs it: the dispatcher loop (due users -> sink -> outbox) and the
+ * outbox publisher loop (outbox -> push.sent on Kafka), side by side. Delivery does not wait on Kafka: a
+ * broker outage holds push.sent back in the outbox, and it flows again within seconds of the broker's return.
+ */
+import type { Producer } from 'kafkajs';
+import type { Clock } from '../../shared/clock';
+import type { Logger } from '../../shared/logger';
+import { startLoop } from '../../shared/loop';
+import type { PushSent } from '../../shared/schemas/events.schema';
+import { topicName } from '../../shared/topics';
+import type { StrategyPlugin } from '../strategies';
+import type { State } from '../state';
+import { createDispatcher } from './dispatcher';
+import { createOutboxPublisher } from './outbox';
+import type { PushSink } from './sink';
+
+export interface DeliveryOptions {
+  state: Pick<State, 'users' | 'decisions' | 'delivery' | 'telemetry'>;
+  strategies: Map<string, StrategyPlugin>;
+  sink: PushSink;
+  producer: Producer;
+  topicPrefix: string;
+  clock: Clock;
+  batchSize: number;
+  /** Real ms between looks for due users when none were due. */
+  pollMs: number;
+  /** Real ms a claimed batch (and an unacknowledged outbox entry) stays with this process. */
+  leaseMs: number;
+  logger: Logger;
+}
+
+/** Publishes pushes on push.sent, keyed by user, with the push id in a header for readers that dedupe. */
+export function pushSentPublisher(producer: Producer, topicPrefix: string) {
+  const topic = topicName(topicPrefix, 'pushSent');
+  return async (pushes: readonly PushSent[]): Promise<void> => {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: pushes.map((p) => ({
+        key: p.userId,
+        value: JSON.stringify(p),
+        headers: { pushId: p.pushId },
+      })),
+    });
+  };
+}
+
+export function startDelivery(o: DeliveryOptions) {
+  const dispatcher = createDispatcher({
+    state: o.state,
+    strategies: o.strategies,
+    sink: o.sink,
+    clock: o.clock,
+    batchSize: o.batchSize,
+    leaseRealMs: o.leaseMs,
+    logger: o.logger,
+  });
+  const outbox = createOutboxPublisher({
+    delivery: o.state.delivery,
+    publish: pushSentPublisher(o.producer, o.topicPrefix),
+    batchSize: o.batchSize,
+    staleMs: o.leaseMs,
+    logger: o.logger,
+  });
+  const publishing = startLoop({
+    name: 'push.sent publisher',
+    round: outbox.round,
+    idleMs: o.pollMs,
+    logger: o.logger,
+  });
+  const delivering = startLoop({
+    name: 'delivery',
+    round: async () => {
+      const r = await dispatcher.tick();
+      if (r.sent > 0) publishing.wake();
+      return r.claimed;
+    },
+    idleMs: o.pollMs,
+    logger: o.logger,
+  });
+  void outbox.tidy().catch((err: unknown) => o.logger.warn({ err }, 'could not tidy outbox publishers'));
+  return {
+    /** Work was booked: look for due users now. */
+    wake: () => delivering.wake(),
+    /** Stops delivering, then publishes what is left (while Kafka answers) and stops publishing. */
+    async stop(): Promise<void> {
+      await delivering.stop();
+      await publishing.stop();
+      for (let i = 0; i < 20 && (await outbox.round().catch(() => 0)) > 0; i++);
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * The push.sent publisher: drains the outbox that delivery confirms into (services/state/delivery.store.ts)
+ * to Kafka, so delivery never waits on the broker. An entry leaves the outbox only after Kafka acknowledged
+ * it (acks=all); entries left by a publisher that died are taken over after `staleMs`. push.sent is
+ * therefore at-least-once: a publisher that dies between Kafka's ack and its own may publish an entry again,
+ * and readers dedupe by pushId.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from '../../shared/logger';
+import { PushSentV1, type PushSent } from '../../shared/schemas/events.schema';
+import type { DeliveryStore } from '../state';
+
+export interface OutboxPublisherDeps {
+  delivery: Pick<DeliveryStore, 'readOutbox' | 'ackOutbox' | 'forgetIdlePublishers'>;
+  publish: (pushes: readonly PushSent[]) => Promise<void>;
+  /** Entries per round. */
+  batchSize: number;
+  /** Real ms after which another publisher's unacknowledged entries are taken over. Default 30000. */
+  staleMs?: number;
+  logger: Logger;
+  /** This publisher's name in the consumer group. Default host-pid. */
+  consumer?: string;
+}
+
+export function createOutboxPublisher(deps: OutboxPublisherDeps) {
+  const consumer = deps.consumer ?? `${hostname()}-${process.pid}`;
+  const staleMs = deps.staleMs ?? 30_000;
+  return {
+    /** Publishes one batch of the outbox; returns how many entries it published. */
+    async round(): Promise<number> {
+      const entries = await deps.delivery.readOutbox(consumer, deps.batchSize, staleMs);
+      if (entries.length === 0) return 0;
+      await deps.publish(entries.map((e) => PushSentV1.parse(JSON.parse(e.json))));
+      await deps.delivery.ackOutbox(entries.map((e) => e.id));
+      return entries.length;
+    },
+    /** Forgets publishers of processes that are gone (idle a day, holding nothing). */
+    async tidy(): Promise<void> {
+      const n = await deps.delivery.forgetIdlePublishers(86_400_000);
+      if (n > 0) deps.logger.info({ removed: n }, 'forgot idle outbox publishers');
+    },
+  };
+}

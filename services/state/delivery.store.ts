@@ -1,0 +1,290 @@
+/**
+ * Delivery: the due sets (one per lane) a push waits in until its time, the leases of the users being
+ * delivered, the contact ledger, the record of every push id sent, and the outbox of push.sent.
+ *
+ * Exactly once, at the ledger:
+ * - `claimDue` hands a user to one delivery at a time: a user already in flight (claimed from the other lane
+ *   in the same call, or leased to a live process) stays booked until that delivery is confirmed.
+ * - `reserveContacts` admits one push per user per contact window and never a push id that was sent (the
+ *   sent record outlives the window: it is kept for the push-record retention, longer than a failed job
+ *   waits for replay). A reservation left by a process that died (its lease ran out) is taken over and the
+ *   same push is resent as it was; one still leased to a live process is left alone.
+ * - `confirmSent` writes the outbox entry first, then marks the ledger and the sent record, so push.sent is
+ *   never missing for a push that went out (it may come twice; readers dedupe by pushId).
+ * What remains: a process that dies after the provider accepted a push and before `confirmSent` leaves a
+ * reservation that is resent after its lease. That window is one Redis round trip long.
+ */
+import type { Redis, Result } from 'ioredis';
+import type { StateKeys } from '../../shared/keys';
+import { ttlMs, type Clock } from '../../shared/clock';
+import type { Lane } from '../../shared/queue';
+import { defineScripts, execOrThrow } from './redis';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    claimDue(
+      dueRealtime: string,
+      due: string,
+      inflight: string,
+      now: number,
+      n: number,
+      leaseUntil: number,
+    ): Result<string[], Context>;
+    reserveContact(
+      ledger: string,
+      sent: string,
+      pushJson: string,
+      pushId: string,
+      windowTtlMs: number,
+      now: number,
+      leaseUntil: number,
+    ): Result<[string, string?], Context>;
+  }
+}
+
+const SCRIPTS = {
+  /**
+   * Claims up to ARGV[2] users due at or before ARGV[1]: moves them from a due set to inflight with a lease
+   * until ARGV[3]. Users whose lease ran out (their process died) come first, then the real-time lane
+   * (KEYS[1]), then the campaign lane (KEYS[2]). A user already in flight is not claimed again: the entry
+   * stays in its due set and is claimed once the delivery in flight is confirmed.
+   */
+  claimDue: {
+    numberOfKeys: 3,
+    lua: `
+local now, n, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local out = {}
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
+for _, u in ipairs(stale) do
+  redis.call('ZADD', KEYS[3], lease, u)
+  out[#out + 1] = u
+end
+for k = 1, 2 do
+  if #out < n then
+    local due = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'LIMIT', 0, n - #out)
+    for _, u in ipairs(due) do
+      if not redis.call('ZSCORE', KEYS[3], u) then
+        redis.call('ZREM', KEYS[k], u)
+        redis.call('ZADD', KEYS[3], lease, u)
+        out[#out + 1] = u
+      end
+    end
+  end
+end
+return out`,
+  },
+  /**
+   * The contact ledger (KEYS[1]) and the user's sent record (KEYS[2]). Returns
+   * {'sent'} when this push id already went out, {'taken'} when another push used the window,
+   * {'busy'} when a live delivery holds the reservation (its lease, ARGV[5] vs ARGV[4], has not run out),
+   * {'pending', push} when a dead delivery left it (the same push is resent and the lease is taken over),
+   * or {'new'} when the push is reserved now.
+   */
+  reserveContact: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'sent'} end
+local cur = redis.call('HGET', KEYS[1], 'push')
+if not cur then
+  redis.call('HSET', KEYS[1], 'push', ARGV[1], 'pushId', ARGV[2], 'state', 'reserved', 'until', ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'new'}
+end
+if redis.call('HGET', KEYS[1], 'state') == 'sent' then return {'taken'} end
+if tonumber(redis.call('HGET', KEYS[1], 'until') or '0') > tonumber(ARGV[4]) then return {'busy'} end
+redis.call('HSET', KEYS[1], 'until', ARGV[5])
+return {'pending', cur}`,
+  },
+} as const;
+
+export type Reservation = { state: 'new' | 'sent' | 'taken' | 'busy' } | { state: 'pending'; json: string };
+
+export interface OutboxEntry {
+  id: string;
+  json: string;
+}
+
+/** The consumer group of the outbox's publishers. */
+const PUBLISHERS = 'publishers';
+
+export interface DeliveryWindows {
+  /** At most one push per user in this much clock time. */
+  contactWindowMs: number;
+  /** How long a push id is remembered as sent, clock time; longer than a failed job waits for replay. */
+  pushRecordMs: number;
+}
+
+export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock, windows: DeliveryWindows) {
+  defineScripts(redis, SCRIPTS);
+  const ledgerTtl = ttlMs(clock, windows.contactWindowMs);
+  const recordTtl = ttlMs(clock, windows.pushRecordMs);
+  let groupReady: Promise<unknown> | undefined;
+  const ensureGroup = () =>
+    (groupReady ??= redis.xgroup('CREATE', keys.outbox, PUBLISHERS, '0', 'MKSTREAM').catch((err: Error) => {
+      if (!/BUSYGROUP/.test(err.message)) {
+        groupReady = undefined;
+        throw err;
+      }
+    }));
+
+  return {
+    /** Which of these users already had their push in the current contact window. */
+    async contacted(userIds: readonly string[]): Promise<Set<string>> {
+      if (userIds.length === 0) return new Set();
+      const p = redis.pipeline();
+      for (const id of userIds) p.exists(keys.ledger(id));
+      const res = await execOrThrow(p);
+      return new Set(userIds.filter((_, i) => res[i] === 1));
+    },
+
+    /** Books users for delivery at their due instants; a user already booked keeps the earlier time. */
+    async book(entries: ReadonlyArray<{ userId: string; due: number }>, lane: Lane = 'bulk'): Promise<void> {
+      if (entries.length === 0) return;
+      const args: Array<string | number> = [];
+      for (const e of entries) args.push(e.due, e.userId);
+      await redis.zadd(lane === 'realtime' ? keys.dueRealtime : keys.due, 'LT', ...args);
+    },
+
+    /** Claims due users, each at most once (see the claimDue script). */
+    async claimDue(now: number, count: number, leaseUntil: number): Promise<string[]> {
+      return redis.claimDue(keys.dueRealtime, keys.due, keys.inflight, now, count, leaseUntil);
+    },
+
+    /** Reserves each user's push in the ledger (see the reserveContact script). */
+    async reserveContacts(
+      pushes: ReadonlyArray<{ userId: string; pushId: string; json: string }>,
+      now: number,
+      leaseUntil: number,
+    ): Promise<Reservation[]> {
+      if (pushes.length === 0) return [];
+      const p = redis.pipeline();
+      for (const x of pushes) {
+        p.reserveContact(
+          keys.ledger(x.userId),
+          keys.sent(x.userId),
+          x.json,
+          x.pushId,
+          ledgerTtl,
+          now,
+          leaseUntil,
+        );
+      }
+      const res = await execOrThrow(p);
+      return res.map((v) => {
+        const [state, json] = v as [string, string?];
+        if (state === 'pending') return { state: 'pending' as const, json: json! };
+        return { state: state as 'new' | 'sent' | 'taken' | 'busy' };
+      });
+    },
+
+    /**
+     * Confirms delivery: each push enters the outbox (first), the ledger says sent, the push id joins the
+     * user's sent record, the counters move, and the claimed users leave inflight.
+     */
+    async confirmSent(
+      sent: ReadonlyArray<{ userId: string; pushId: string; strategy: string; json: string }>,
+      done: readonly string[],
+    ): Promise<void> {
+      const now = clock.now();
+      const p = redis.pipeline();
+      for (const s of sent) p.xadd(keys.outbox, '*', 'push', s.json);
+      for (const s of sent) {
+        p.hset(keys.ledger(s.userId), 'state', 'sent');
+        p.zadd(keys.sent(s.userId), now, s.pushId);
+        p.zremrangebyscore(keys.sent(s.userId), '-inf', `(${now - windows.pushRecordMs}`);
+        p.pexpire(keys.sent(s.userId), recordTtl);
+        p.hincrby(keys.stats, `sent:${s.strategy}`, 1);
+      }
+      if (done.length > 0) p.zrem(keys.inflight, ...done);
+      if (p.length > 0) await execOrThrow(p);
+    },
+
+    /**
+     * The next outbox entries for `consumer` to publish: entries another publisher left unacknowledged for
+     * `staleMs` (it died) first, then this consumer's own unacknowledged ones (a failed publish), then new.
+     */
+    async readOutbox(consumer: string, count: number, staleMs: number): Promise<OutboxEntry[]> {
+      await ensureGroup();
+      const claimed = (await redis.xautoclaim(
+        keys.outbox,
+        PUBLISHERS,
+        consumer,
+        staleMs,
+        '0-0',
+        'COUNT',
+        count,
+      )) as [string, Array<[string, string[]] | null>];
+      const entries = toEntries(claimed[1]);
+      if (entries.length > 0) return entries;
+      for (const from of ['0', '>']) {
+        const res = (await redis.xreadgroup(
+          'GROUP',
+          PUBLISHERS,
+          consumer,
+          'COUNT',
+          count,
+          'STREAMS',
+          keys.outbox,
+          from,
+        )) as Array<[string, Array<[string, string[]] | null>]> | null;
+        const got = toEntries(res?.[0]?.[1] ?? []);
+        if (got.length > 0) return got;
+      }
+      return [];
+    },
+
+    /** Published: the entries leave the outbox. */
+    async ackOutbox(ids: readonly string[]): Promise<void> {
+      if (ids.length === 0) return;
+      await execOrThrow(
+        redis
+          .pipeline()
+          .xack(keys.outbox, PUBLISHERS, ...ids)
+          .xdel(keys.outbox, ...ids),
+      );
+    },
+
+    /** What waits: users due by `now` (both lanes), users in flight, pushes not yet on push.sent. */
+    async backlog(now: number): Promise<{ due: number; inflight: number; outbox: number }> {
+      const [due, dueRealtime, inflight, outbox] = (await execOrThrow(
+        redis
+          .pipeline()
+          .zcount(keys.due, '-inf', now)
+          .zcount(keys.dueRealtime, '-inf', now)
+          .zcard(keys.inflight)
+          .xlen(keys.outbox),
+      )) as number[];
+      return { due: due! + dueRealtime!, inflight: inflight!, outbox: outbox! };
+    },
+
+    /** Removes publishers that hold nothing and were idle longer than `idleMs` (processes that are gone). */
+    async forgetIdlePublishers(idleMs: number): Promise<number> {
+      await ensureGroup();
+      const rows = (await redis.xinfo('CONSUMERS', keys.outbox, PUBLISHERS)) as unknown[][];
+      let n = 0;
+      for (const row of rows) {
+        const f = new Map<string, unknown>();
+        for (let i = 0; i + 1 < row.length; i += 2) f.set(String(row[i]), row[i + 1]);
+        if (Number(f.get('pending')) === 0 && Number(f.get('idle')) > idleMs) {
+          await redis.xgroup('DELCONSUMER', keys.outbox, PUBLISHERS, String(f.get('name')));
+          n++;
+        }
+      }
+      return n;
+    },
+  };
+}
+
+/** Entries whose fields hold a push; a deleted entry (null) is skipped. */
+function toEntries(raw: Array<[string, string[]] | null>): OutboxEntry[] {
+  const out: OutboxEntry[] = [];
+  for (const e of raw) {
+    if (!e) continue;
+    const [id, fields] = e;
+    const i = fields.indexOf('push');
+    if (i >= 0 && fields[i + 1] !== undefined) out.push({ id, json: fields[i + 1]! });
+  }
+  return out;
+}
+
+export type DeliveryStore = ReturnType<typeof createDeliveryStore>;

@@ -1,0 +1,45 @@
+/**
+ * Herald's state in Redis, one store per concern. Raw Redis stays inside these modules: stages and
+ * services see methods, never the connection.
+ */
+import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from '../../shared/clock';
+import { stateKeys } from '../../shared/keys';
+import { createCatalogStore } from './catalog.store';
+import { createDecisionsStore } from './decisions.store';
+import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
+import { createScheduleStore } from './schedule.store';
+import { createTelemetryStore } from './telemetry.store';
+import { createUsersStore } from './users.store';
+
+/** Defaults for callers that do not decide delivery (readers, tests of other concerns). */
+const DEFAULT_WINDOWS: DeliveryWindows = { contactWindowMs: 20 * 3_600_000, pushRecordMs: 8 * 86_400_000 };
+
+/**
+ * `clock` turns windows measured in clock time (a sale's end, the contact window) into Redis TTLs, which
+ * run on the wall clock.
+ */
+export function createState(
+  redis: Redis,
+  prefix: string,
+  clock: Clock = systemClock,
+  windows: DeliveryWindows = DEFAULT_WINDOWS,
+) {
+  const keys = stateKeys(prefix);
+  return {
+    users: createUsersStore(redis, keys),
+    catalog: createCatalogStore(redis, keys, clock),
+    decisions: createDecisionsStore(redis, keys, clock, windows.contactWindowMs),
+    delivery: createDeliveryStore(redis, keys, clock, windows),
+    telemetry: createTelemetryStore(redis, keys),
+    schedule: createScheduleStore(redis, keys),
+  };
+}
+
+export type State = ReturnType<typeof createState>;
+export type { UserState, UsersStore } from './users.store';
+export type { StoreState, SaleState, CatalogStore } from './catalog.store';
+export type { DecisionsStore } from './decisions.store';
+export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.store';
+export type { DropRecord, TelemetryStore } from './telemetry.store';
+export type { ScheduleStore } from './schedule.store';

@@ -1,0 +1,145 @@
+/**
+ * Telemetry: what happened, counted once. Events folded per topic, dead letters, pushes sent per strategy,
+ * filter drops with their reasons, and push feedback (per-user engagement, per-strategy counters, the day's
+ * clicks per sale).
+ */
+import { DateTime } from 'luxon';
+import type { Redis, Result } from 'ioredis';
+import { CAP, TTL, type StateKeys } from '../../shared/keys';
+import type { Feedback } from '../../shared/schemas/events.schema';
+import { COMMON_SCRIPTS, defineScripts, execOrThrow } from './redis';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    foldFeedback(
+      seen: string,
+      engagement: string,
+      strategyStats: string,
+      saleClicks: string,
+      seenTtl: number,
+      type: string,
+      strategyField: string,
+      candidateId: string,
+      engagementTtl: number,
+      clicksTtl: number,
+    ): Result<number, Context>;
+  }
+}
+
+const SCRIPTS = {
+  ...COMMON_SCRIPTS,
+  /** Folds one feedback event once: engagement, strategy counters, and a sale's clicks of the day. */
+  foldFeedback: {
+    numberOfKeys: 4,
+    lua: `
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+if ARGV[2] == 'clicked' and ARGV[4] ~= '' then
+  redis.call('ZINCRBY', KEYS[4], 1, ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], ARGV[6])
+end
+return 1`,
+  },
+} as const;
+
+export interface DropRecord {
+  userId: string;
+  reason: string;
+  strategy: string;
+  targetId: string;
+}
+
+const num = (o: Record<string, string>) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
+
+export function createTelemetryStore(redis: Redis, keys: StateKeys) {
+  defineScripts(redis, SCRIPTS);
+  return {
+    /** Counts each event once under `field(i)`, whatever how often it is delivered; true the first time. */
+    async markSeen(eventIds: readonly string[], field: (i: number) => string): Promise<boolean[]> {
+      if (eventIds.length === 0) return [];
+      const p = redis.pipeline();
+      eventIds.forEach((id, i) => p.countOnce(keys.seen(id), keys.stats, TTL.seen, field(i)));
+      return (await execOrThrow(p)).map((v) => v === 1);
+    },
+
+    /** Events quarantined on the dead-letter topic. */
+    async countDead(n: number): Promise<void> {
+      if (n > 0) await redis.hincrby(keys.stats, 'dead', n);
+    },
+
+    async recordDrops(drops: readonly DropRecord[]): Promise<void> {
+      if (drops.length === 0) return;
+      const p = redis.pipeline();
+      for (const d of drops) {
+        p.hincrby(keys.filterDrops, d.reason, 1);
+        p.xadd(
+          keys.filterLog,
+          'MAXLEN',
+          '~',
+          CAP.filterLog,
+          '*',
+          'user',
+          d.userId,
+          'reason',
+          d.reason,
+          'strategy',
+          d.strategy,
+          'target',
+          d.targetId,
+        );
+      }
+      await execOrThrow(p);
+    },
+
+    /** Folds feedback events, each once; returns how many were new. */
+    async foldFeedback(events: readonly Feedback[]): Promise<number> {
+      if (events.length === 0) return 0;
+      const p = redis.pipeline();
+      for (const e of events) {
+        const day = DateTime.fromISO(e.at, { zone: 'utc' }).toISODate()!;
+        p.foldFeedback(
+          keys.seen(`fb-${e.eventId}`),
+          keys.engagement(e.userId),
+          keys.strategyStats,
+          keys.saleClicks(day),
+          TTL.seen,
+          e.type,
+          `${e.strategy}:${e.type}`,
+          e.candidateId ?? '',
+          TTL.engagement,
+          TTL.saleClicks,
+        );
+      }
+      return (await execOrThrow(p)).filter((v) => v === 1).length;
+    },
+
+    /** Pipeline counters, drops by reason, and feedback by `<strategy>:<type>`. */
+    async counters(): Promise<{
+      stats: Record<string, number>;
+      drops: Record<string, number>;
+      feedback: Record<string, number>;
+    }> {
+      const [stats, drops, feedback] = await Promise.all([
+        redis.hgetall(keys.stats),
+        redis.hgetall(keys.filterDrops),
+        redis.hgetall(keys.strategyStats),
+      ]);
+      return { stats: num(stats), drops: num(drops), feedback: num(feedback) };
+    },
+
+    /** The drop log, oldest first (at most CAP.filterLog entries). */
+    async drops(): Promise<Array<{ user: string; reason: string; strategy: string; target: string }>> {
+      const rows = await redis.xrange(keys.filterLog, '-', '+');
+      return rows.map(([, f]) => {
+        const m: Record<string, string> = {};
+        for (let i = 0; i < f.length; i += 2) m[f[i]!] = f[i + 1]!;
+        return { user: m.user!, reason: m.reason!, strategy: m.strategy!, target: m.target! };
+      });
+    },
+  };
+}
+
+export type TelemetryStore = ReturnType<typeof createTelemetryStore>;

@@ -1,0 +1,106 @@
+import { planPushes, toSend } from '../../services/delivery/dispatcher';
+import type { UserState } from '../../services/state';
+import type { Winner } from '../../shared/schemas/jobs.schema';
+
+const NOW = Date.parse('2026-11-22T10:00:00Z');
+const user = (userId: string, over: Partial<UserState> = {}): UserState => ({
+  userId,
+  timeZone: 'UTC',
+  locale: 'en',
+  optIn: true,
+  devices: [{ platform: 'ios', token: `device-token-${userId}` }],
+  ...over,
+});
+const winner = (userId: string, over: Partial<Winner['candidate']> = {}): Winner => ({
+  decisionId: `push-${userId}`,
+  strategy: 'daily-sale',
+  targetId: 'ds-2026-11-22',
+  candidate: {
+    id: 'sale-1',
+    kind: 'sale',
+    category: 'shoes',
+    title: 'Shoes',
+    discount: 20,
+    affinity: 0,
+    ...over,
+  },
+  score: 0.5,
+  at: NOW,
+});
+const strategies = new Map([
+  ['daily-sale', { render: (c: Winner['candidate']) => ({ title: c.title, body: 'b', deepLink: 'x://s' }) }],
+]);
+
+describe('planPushes', () => {
+  it('renders the winner at delivery time for each reachable user, once per user', () => {
+    const { pushes, drops } = planPushes(
+      ['a', 'b', 'a'],
+      new Map([
+        ['a', winner('a')],
+        ['b', winner('b')],
+      ]),
+      new Map([
+        ['a', user('a')],
+        ['b', user('b')],
+      ]),
+      strategies,
+      NOW,
+    );
+    expect(pushes.map((p) => [p.userId, p.pushId, p.title])).toEqual([
+      ['a', 'push-a', 'Shoes'],
+      ['b', 'push-b', 'Shoes'],
+    ]);
+    expect(pushes[0]!.devices).toEqual([{ platform: 'ios', token: 'device-token-a' }]);
+    expect(drops).toEqual([]);
+  });
+
+  it('drops with a reason who can no longer be reached, an expired candidate and an unknown strategy', () => {
+    const { pushes, drops } = planPushes(
+      ['out', 'late', 'gone', 'odd', 'nowinner'],
+      new Map([
+        ['out', winner('out')],
+        ['late', winner('late', { deadline: NOW })],
+        ['gone', winner('gone')],
+        ['odd', { ...winner('odd'), strategy: 'telepathy' }],
+      ]),
+      new Map([
+        ['out', user('out', { optIn: false })],
+        ['late', user('late')],
+        ['odd', user('odd')],
+      ]),
+      strategies,
+      NOW,
+    );
+    expect(pushes).toEqual([]);
+    expect(drops.map((d) => [d.userId, d.reason])).toEqual([
+      ['out', 'opted_out'],
+      ['late', 'expired'],
+      ['gone', 'unknown_user'],
+      ['odd', 'unknown_strategy'],
+    ]);
+  });
+});
+
+describe('toSend', () => {
+  it('sends a new reservation, resends a dead delivery’s push as it was, and nothing else', () => {
+    const { pushes } = planPushes(
+      ['a', 'b', 'c', 'd', 'e'],
+      new Map(['a', 'b', 'c', 'd', 'e'].map((u) => [u, winner(u)])),
+      new Map(['a', 'b', 'c', 'd', 'e'].map((u) => [u, user(u)])),
+      strategies,
+      NOW,
+    );
+    const before = { ...pushes[1]!, title: 'the push reserved before the crash' };
+    const out = toSend(pushes, [
+      { state: 'new' },
+      { state: 'pending', json: JSON.stringify(before) },
+      { state: 'sent' },
+      { state: 'taken' },
+      { state: 'busy' },
+    ]);
+    expect(out.map((p) => [p.userId, p.title])).toEqual([
+      ['a', 'Shoes'],
+      ['b', 'the push reserved before the crash'],
+    ]);
+  });
+});
