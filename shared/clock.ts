@@ -38,7 +38,9 @@ export class ManualClock implements Clock {
 
 /**
  * Simulated time that runs `speed` times faster than real time from `simStart`, which it reads at the real
- * instant `epochMs`. Processes that share (simStart, speed, epochMs) read the same simulated time.
+ * instant `epochMs`. Before `epochMs` it waits at `simStart` (processes start and warm up before the
+ * simulated world begins; nothing of an earlier day, such as its campaign tick, happens then). Processes
+ * that share (simStart, speed, epochMs) read the same simulated time.
  */
 export function acceleratedClock(
   simStart: number,
@@ -46,7 +48,7 @@ export function acceleratedClock(
   epochMs: number,
   real: Clock = systemClock,
 ): Clock {
-  return { now: () => simStart + (real.now() - epochMs) * speed, speed };
+  return { now: () => simStart + Math.max(0, real.now() - epochMs) * speed, speed };
 }
 
 /** Builds the clock named by config CLOCK (`system` or `accelerated:<ISO start>:<speed>`). */

@@ -40,8 +40,12 @@ export const baseConfigShape = {
   BATCH_SIZE: int(1, 10_000).default(500),
   /** Concurrent jobs per stage worker process. Default 2. */
   STAGE_CONCURRENCY: int(1, 64).default(2),
-  /** How long a worker holds a job lock; a killed worker's job is retried after about this long. Default 30000. */
-  STAGE_LOCK_MS: int(1000, 600_000).default(30_000),
+  /**
+   * How long a worker holds a job lock; a killed worker's job is retried after about this long plus a stalled
+   * check (half of it). BullMQ renews the lock at half its length, so a batch may block the event loop up to
+   * that long before it is taken for stalled. Default 10000.
+   */
+  STAGE_LOCK_MS: int(1000, 600_000).default(10_000),
   /**
    * The contact window: at most one push per user in this many hours. Default 20: shorter than a day, so a
    * daily campaign at a fixed hour still reaches a user whose yesterday's push went out a few minutes later

@@ -16,8 +16,8 @@ import {
   type Lane,
   type Outgoing,
   type Queues,
-} from './queue';
-import type { QueueKey, QueuePayload } from './queues';
+} from './queue-factory';
+import type { QueueKey, QueuePayload } from './queue-catalog';
 
 export interface StageContext {
   jobId: string;

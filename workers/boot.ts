@@ -9,7 +9,7 @@ import { deliveryWindows } from '../shared/config';
 import { createDeadLetters, type DeadLetters } from '../shared/dead-letter';
 import { ConfigError } from '../shared/errors';
 import { createLogger, type Logger } from '../shared/logger';
-import { closeQueues, createQueues, type Queues } from '../shared/queue';
+import { closeQueues, createQueues, type Queues } from '../shared/queue-factory';
 import { checkRedisPolicy, createRedis } from '../shared/redis';
 import { bootHeraldConfig, type HeraldConfig } from '../services/config';
 import { createState, type State } from '../services/state';

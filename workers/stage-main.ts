@@ -1,5 +1,5 @@
 /** The entry point of a BullMQ stage process: build the handler once, run the stage, own the shutdown. */
-import type { QueueKey } from '../shared/queues';
+import type { QueueKey } from '../shared/queue-catalog';
 import { onShutdown } from '../shared/shutdown';
 import { runStage, type StageHandler } from '../shared/stage';
 import { boot, fatal, type Runtime } from './boot';

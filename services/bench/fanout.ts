@@ -1,16 +1,17 @@
 /**
  * Part 1: the daily-sale fan-out through Herald's real stage processes (target -> audience -> filter ->
  * score -> conciliate -> send-time), with SEND_MODE=local-hour so every push is booked into the due set and
- * none delivered. Timed from the trigger (startDailySale) to the moment ZCARD of the due set reaches the
+ * none delivered. Timed from the trigger (startCampaign) to the moment ZCARD of the due set reaches the
  * eligible count.
  */
 import type { Redis } from 'ioredis';
 import { systemClock } from '../../shared/clock';
 import { stateKeys } from '../../shared/keys';
-import { closeQueues, type Queues } from '../../shared/queue';
+import { closeQueues, type Queues } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import { sleep } from '../../shared/wait';
-import { startDailySale } from '../campaigns/campaigns';
+import { startCampaign } from '../campaigns/campaigns';
+import { DAILY_SALE } from '../strategies/daily-sale/daily-sale.strategy';
 import {
   STAGES,
   countsLine,
@@ -156,7 +157,7 @@ export async function runFanout(ctx: BenchContext, users: number, timeoutS: numb
 
     say(`${tag}: workers up; triggering the daily sale (${fmt(seed.eligible)} eligible users)`);
     const t0 = Date.now();
-    await startDailySale(queues, systemClock, 'UTC');
+    await startCampaign(queues, DAILY_SALE, systemClock.now(), 'UTC');
     let booked = 0;
     let lastBooked = 0;
     let lastAt = t0;

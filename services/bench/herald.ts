@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { createQueues, type Queues } from '../../shared/queue';
-import type { QueueKey } from '../../shared/queues';
+import { createQueues, type Queues } from '../../shared/queue-factory';
+import type { QueueKey } from '../../shared/queue-catalog';
 import { waitFor } from '../../shared/wait';
 import { workerPath } from '../../shared/workers';
 import { profilesIn, renderProfile, summarizeProfile, type ProfileSummary } from './cpu-profile';
@@ -15,6 +15,7 @@ import { distribution, type Distribution } from './util';
 
 /** The stage processes of a campaign, in pipeline order, with the queue each one takes. */
 export const STAGES = [
+  { worker: 'scheduler', queue: 'campaigns' },
   { worker: 'target', queue: 'target' },
   { worker: 'audience', queue: 'audience' },
   { worker: 'filter', queue: 'filter' },
@@ -43,6 +44,9 @@ export function heraldVars(e: HeraldEnv): Record<string, string> {
     KAFKA_GROUP_PREFIX: e.prefix,
     STAGE_CONCURRENCY: String(e.concurrency),
     LOG_LEVEL: 'warn',
+    // The bench starts its campaigns itself; a cron tick of its own must not add one mid-measurement.
+    DAILY_SALE_CRON: '0 0 1 1 *',
+    CAMPAIGN_CATCHUP_MINUTES: '1',
     ...e.extra,
   };
 }

@@ -7,7 +7,7 @@ import { Queue, Worker } from 'bullmq';
 import type { Producer } from 'kafkajs';
 import type { createKafka } from '../../shared/kafka/client';
 import { commitBatch } from '../../shared/kafka/consumer';
-import { bullPrefix, jobOptions } from '../../shared/queue';
+import { bullPrefix, jobOptions } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import { waitFor } from '../../shared/wait';
 import type { BenchContext } from './fanout';

@@ -16,12 +16,13 @@ import type { Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { systemClock } from '../../shared/clock';
 import { createKafka } from '../../shared/kafka/client';
-import { closeQueues } from '../../shared/queue';
+import { closeQueues } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import { topicName } from '../../shared/topics';
 import { waitFor } from '../../shared/wait';
 import { loadAffinity } from '../affinity/affinity-table';
-import { startDailySale } from '../campaigns/campaigns';
+import { startCampaign } from '../campaigns/campaigns';
+import { DAILY_SALE } from '../strategies/daily-sale/daily-sale.strategy';
 import type { BenchContext } from './fanout';
 import type { ProfileSummary } from './cpu-profile';
 import {
@@ -224,14 +225,14 @@ export async function runLatency(ctx: BenchContext, o: LatencyOptions): Promise<
         (elapsed) => {
           if (!trigger && elapsed >= o.fanoutAtS * 1000) {
             fanoutStart = Date.now();
-            trigger = startDailySale(queues, systemClock, 'UTC');
+            trigger = startCampaign(queues, DAILY_SALE, systemClock.now(), 'UTC');
           }
         },
       );
       producingEnd = Date.now();
       if (!trigger) {
         fanoutStart = Date.now();
-        trigger = startDailySale(queues, systemClock, 'UTC');
+        trigger = startCampaign(queues, DAILY_SALE, systemClock.now(), 'UTC');
       }
       await trigger;
       const allSeen = () => [...producedAt.keys()].every((k) => tail.seen.has(k));

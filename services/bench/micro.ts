@@ -9,11 +9,11 @@
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ProfileV1 } from '../../shared/schemas/events.schema';
-import { createQueues, validatePayload } from '../../shared/queue';
+import { createQueues, validatePayload } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import { Winner as WinnerSchema } from '../../shared/schemas/jobs.schema';
 import { parseEvent } from '../../shared/validate';
-import { createStateStore } from '../state/state-store';
+import { createState } from '../state';
 import { dueTime } from '../timing/send-time';
 import { filterPayload, CAMPAIGN_CANDIDATE } from './refs';
 import { info } from './redis';
@@ -168,8 +168,8 @@ export async function runRedisMicro(
   try {
     await Promise.all(Object.values(queues).map((q) => q.waitUntilReady()));
     await seedStores(shared, prefix, categories, 5);
-    const store = createStateStore(shared, prefix);
-    createStateStore(plain, prefix);
+    const store = createState(shared, prefix).catalog;
+    createState(plain, prefix);
     const pipeShared = time(Math.round(20_000 * scale), () => shared.pipeline().length === 0);
     const pipePlain = time(Math.round(20_000 * scale), () => plain.pipeline().length === 0);
     out.push({

@@ -8,9 +8,8 @@
  *   env NAIVE_REDIS_URL, NAIVE_PREFIX, NAIVE_CONCURRENCY
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import { contactWindowMs } from '../../shared/config';
 import { stateKeys } from '../../shared/keys';
-import { bullPrefix, jobOptions } from '../../shared/queue';
+import { bullPrefix, jobOptions } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import type { Candidate, Winner } from '../../shared/schemas/jobs.schema';
 import { decisionId } from '../pipeline/conciliate';
@@ -44,7 +43,7 @@ function main(): void {
   const url = process.env.NAIVE_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = process.env.NAIVE_PREFIX ?? 'naive';
   const concurrency = Number(process.env.NAIVE_CONCURRENCY ?? 50);
-  const windowMs = contactWindowMs({ CONTACT_WINDOW_HOURS: 24 });
+  const windowMs = 24 * 3_600_000;
   const keys = stateKeys(prefix);
   const redis = createRedis(url, `naive-${stage}`);
   const nextStage = next(stage);
@@ -89,7 +88,7 @@ function main(): void {
       );
       if (!timeZone) return;
       const location = lat != null && lon != null ? { lat: Number(lat), lon: Number(lon) } : undefined;
-      await forward({ ...d, score: heuristicScore(d.candidate, location) });
+      await forward({ ...d, score: heuristicScore(d.candidate, d.candidate.affinity, location) });
     },
     async conciliate(d) {
       const winner: Winner = {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { stateKeys } from '../../shared/keys';
-import { bullPrefix, jobOptions } from '../../shared/queue';
+import { bullPrefix, jobOptions } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import { sleep, waitFor } from '../../shared/wait';
 import type { BenchContext } from './fanout';

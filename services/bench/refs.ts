@@ -6,7 +6,7 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { bullPrefix, jobOptions } from '../../shared/queue';
+import { bullPrefix, jobOptions } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import type { Candidate, Group } from '../../shared/schemas/jobs.schema';
 import { delta, resetRedis, snapshot } from './redis';

@@ -10,7 +10,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { ConfigError, SchemaError } from '../../shared/errors';
 import { stableId } from '../../shared/ids';
 import type { Logger } from '../../shared/logger';
-import { BULK_PRIORITY, enqueue, type Queues } from '../../shared/queue';
+import { BULK_PRIORITY, enqueue, type Queues } from '../../shared/queue-factory';
 import type { StageHandler } from '../../shared/stage';
 import type { StrategyPlugin } from '../strategies';
 import type { ScheduleStore } from '../state';
@@ -90,7 +90,7 @@ export function createScheduler(deps: SchedulerDeps) {
   for (const s of scheduled) lastTick(s.schedule!.cron, s.schedule!.tz, deps.now()); // a bad cron fails at start
   return {
     scheduled: scheduled.map((s) => ({ strategy: s.name, cron: s.schedule!.cron, tz: s.schedule!.tz })),
-    async round(): Promise<number> {
+    round: async (): Promise<number> => {
       const now = deps.now();
       let fired = 0;
       for (const s of scheduled) {

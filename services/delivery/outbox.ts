@@ -27,7 +27,7 @@ export function createOutboxPublisher(deps: OutboxPublisherDeps) {
   const staleMs = deps.staleMs ?? 30_000;
   return {
     /** Publishes one batch of the outbox; returns how many entries it published. */
-    async round(): Promise<number> {
+    round: async (): Promise<number> => {
       const entries = await deps.delivery.readOutbox(consumer, deps.batchSize, staleMs);
       if (entries.length === 0) return 0;
       await deps.publish(entries.map((e) => PushSentV1.parse(JSON.parse(e.json))));

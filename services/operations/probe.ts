@@ -5,8 +5,8 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../../shared/config';
 import { createKafka } from '../../shared/kafka/client';
-import { closeQueues, createQueues, type Queues } from '../../shared/queue';
-import { QUEUE_KEYS } from '../../shared/queues';
+import { closeQueues, createQueues, type Queues } from '../../shared/queue-factory';
+import { QUEUE_KEYS } from '../../shared/queue-catalog';
 import { INGEST_TOPICS, topicName, type TopicKey } from '../../shared/topics';
 import { createState, type State } from '../state';
 import { sleep, waitFor } from '../../shared/wait';

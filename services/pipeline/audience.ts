@@ -3,7 +3,7 @@
  * `pagesPerJob` pages per job, and the job hands the cursor on to the next one. Never all users in memory.
  */
 import { stableId } from '../../shared/ids';
-import type { Outgoing } from '../../shared/queue';
+import type { Outgoing } from '../../shared/queue-factory';
 import type { StageHandler } from '../../shared/stage';
 import type { Group, Target } from '../../shared/schemas/jobs.schema';
 import type { UsersStore } from '../state';

@@ -6,7 +6,7 @@
  */
 import type { Consumed } from '../../shared/kafka/consumer';
 import { chunk, stableId } from '../../shared/ids';
-import type { Outgoing } from '../../shared/queue';
+import type { Outgoing } from '../../shared/queue-factory';
 import type { Trigger } from '../../shared/schemas/jobs.schema';
 import type { IngestTopic } from '../../shared/topics';
 import type {

@@ -292,7 +292,7 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
         lastReport = Date.now();
         const simDay = (now - evalStart) / DAY_MS;
         const phase =
-          now < simStart
+          Date.now() < epoch
             ? 'warming up'
             : simDay < 0
               ? `burn-in day ${(simDay + o.historyDays).toFixed(2)} of ${o.historyDays}`

@@ -17,7 +17,7 @@
 import type { Redis, Result } from 'ioredis';
 import type { StateKeys } from '../../shared/keys';
 import { ttlMs, type Clock } from '../../shared/clock';
-import type { Lane } from '../../shared/queue';
+import type { Lane } from '../../shared/queue-factory';
 import { defineScripts, execOrThrow } from './redis';
 
 declare module 'ioredis' {
@@ -39,6 +39,14 @@ declare module 'ioredis' {
       now: number,
       leaseUntil: number,
     ): Result<[string, string?], Context>;
+    confirmContact(
+      ledger: string,
+      sent: string,
+      pushId: string,
+      now: number,
+      keepAfter: number,
+      recordTtlMs: number,
+    ): Result<number, Context>;
   }
 }
 
@@ -94,6 +102,19 @@ if redis.call('HGET', KEYS[1], 'state') == 'sent' then return {'taken'} end
 if tonumber(redis.call('HGET', KEYS[1], 'until') or '0') > tonumber(ARGV[4]) then return {'busy'} end
 redis.call('HSET', KEYS[1], 'until', ARGV[5])
 return {'pending', cur}`,
+  },
+  /**
+   * Marks the push sent: the ledger (only if it is still there: a window that closed meanwhile is not
+   * reopened without its expiry) and the user's sent record, trimmed of entries older than ARGV[3].
+   */
+  confirmContact: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'state', 'sent') end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1`,
   },
 } as const;
 
@@ -189,10 +210,14 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
       const p = redis.pipeline();
       for (const s of sent) p.xadd(keys.outbox, '*', 'push', s.json);
       for (const s of sent) {
-        p.hset(keys.ledger(s.userId), 'state', 'sent');
-        p.zadd(keys.sent(s.userId), now, s.pushId);
-        p.zremrangebyscore(keys.sent(s.userId), '-inf', `(${now - windows.pushRecordMs}`);
-        p.pexpire(keys.sent(s.userId), recordTtl);
+        p.confirmContact(
+          keys.ledger(s.userId),
+          keys.sent(s.userId),
+          s.pushId,
+          now,
+          now - windows.pushRecordMs,
+          recordTtl,
+        );
         p.hincrby(keys.stats, `sent:${s.strategy}`, 1);
       }
       if (done.length > 0) p.zrem(keys.inflight, ...done);

@@ -6,14 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../../shared/config';
+import { loadHeraldConfig, type HeraldConfig } from '../../services/config';
 import { ensureTopics } from '../../shared/kafka/admin';
 import { dropNamespace } from '../../services/operations/namespace';
 import { allTopicNames } from '../../shared/topics';
 
 export interface TestEnv {
   vars: Record<string, string>;
-  config: Config;
+  config: HeraldConfig;
   dir: string;
   sinkFile: string;
   cleanup(): Promise<void>;
@@ -35,9 +35,12 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     STAGE_LOCK_MS: '5000',
     SEND_LEASE_MS: '3000',
     LOG_LEVEL: 'warn',
+    // Campaigns start when a test says so; the scheduler's own cron stays out of the way (1 January).
+    DAILY_SALE_CRON: '0 0 1 1 *',
+    CAMPAIGN_CATCHUP_MINUTES: '1',
     ...overrides,
   };
-  const config = loadConfig(vars);
+  const config = loadHeraldConfig(vars);
   await ensureTopics(config.KAFKA_BROKERS, allTopicNames(config.KAFKA_TOPIC_PREFIX), config.KAFKA_PARTITIONS);
   return {
     vars,

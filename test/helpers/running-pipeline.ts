@@ -6,7 +6,8 @@ import type { PushSent } from '../../shared/schemas/events.schema';
 import { createTestEnv, type TestEnv } from './env';
 import { collect, type Collected } from './kafka';
 import { PipelineProbe } from './pipeline';
-import { Workers } from './workers';
+import { ALL_WORKERS, Workers } from './workers';
+import type { WorkerName } from '../../shared/workers';
 
 export interface RunningPipeline {
   env: TestEnv;
@@ -19,12 +20,13 @@ export interface RunningPipeline {
 export async function startPipeline(
   overrides: Record<string, string>,
   seed: (env: TestEnv) => Promise<void>,
+  opts: { without?: readonly WorkerName[] } = {},
 ): Promise<RunningPipeline> {
   const env = await createTestEnv(overrides);
   const probe = new PipelineProbe(env.config);
   await seed(env);
   const sent = await collect<PushSent>(env.config, 'pushSent');
-  const workers = new Workers(env.vars).start();
+  const workers = new Workers(env.vars).start(ALL_WORKERS.filter((w) => !opts.without?.includes(w)));
   await probe.settle(120_000);
   return {
     env,

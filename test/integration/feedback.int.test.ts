@@ -2,6 +2,8 @@
  * The feedback worker on real Kafka and Redis: opens and clicks become per-user and per-strategy counters
  * and the day's clicks per sale (which the daily-sale baseline ranks by); an event delivered twice counts once.
  */
+import { Redis } from 'ioredis';
+import { stateKeys, type StateKeys } from '../../shared/keys';
 import { createTestEnv, type TestEnv } from '../helpers/env';
 import { produce } from '../helpers/kafka';
 import { groupCaughtUp } from '../../services/operations/probe';
@@ -25,15 +27,20 @@ describe('feedback', () => {
   let env: TestEnv;
   let workers: Workers;
   let probe: PipelineProbe;
+  let redis: Redis;
+  let keys: StateKeys;
 
   beforeAll(async () => {
     env = await createTestEnv();
     probe = new PipelineProbe(env.config);
+    redis = new Redis(env.config.REDIS_URL);
+    keys = stateKeys(env.config.HERALD_PREFIX);
     workers = new Workers(env.vars).start(['feedback']);
   });
   afterAll(async () => {
     await workers?.stop();
     await probe?.close();
+    await redis?.quit();
     await env?.cleanup();
   });
 
@@ -49,7 +56,6 @@ describe('feedback', () => {
     await produce(env.config, 'feedback', events);
     await produce(env.config, 'feedback', [fb('e3', 'ann', 'clicked')]); // redelivered: must not count again
     await produce(env.config, 'feedback', ['{"not":"feedback"}']);
-    const { redis, keys } = probe;
     await waitFor(
       async () => (await redis.hget(keys.strategyStats, 'daily-sale:clicked')) === '2',
       'two clicks counted',
@@ -76,5 +82,7 @@ describe('feedback', () => {
       'sale-2',
       '1',
     ]);
+    // The malformed one is dead-lettered and counted with ingest's (the summary read only ingest's before).
+    expect((await probe.counters()).stats.dead).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { createAudienceStage } from '../../services/pipeline/audience';
-import type { QueuePayload } from '../../shared/queues';
+import type { QueuePayload } from '../../shared/queue-catalog';
 import type { Target } from '../../shared/schemas/jobs.schema';
 
 const users = Array.from({ length: 1234 }, (_, i) => `u${String(i).padStart(5, '0')}`);

@@ -1,7 +1,7 @@
 /** ingest: Kafka input topics -> state, trigger jobs and dead letters. */
 import { createKafka, createProducer } from '../../shared/kafka/client';
 import { createConsumerRunner } from '../../shared/kafka/consumer';
-import { enqueue } from '../../shared/queue';
+import { enqueue } from '../../shared/queue-factory';
 import { onShutdown } from '../../shared/shutdown';
 import { INGEST_TOPICS } from '../../shared/topics';
 import { createIngest } from '../../services/pipeline/ingest';

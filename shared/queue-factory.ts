@@ -6,7 +6,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SchemaError } from './errors';
 import type { Logger } from './logger';
-import { QUEUES, QUEUE_KEYS, type QueueKey, type QueuePayload } from './queues';
+import { QUEUES, QUEUE_KEYS, type QueueKey, type QueuePayload } from './queue-catalog';
 
 /** BullMQ key prefix. Queue names carry a hash tag so each queue lives in one Redis Cluster slot. */
 export function bullPrefix(prefix: string): string {
