@@ -5,7 +5,7 @@ import {
   NO_FATIGUE,
   bestHourUtc,
   createRng,
-  dominantCategory,
+  preferredCategory,
   oraclePush,
   preferencesOf,
   recordPush,
@@ -113,7 +113,7 @@ describe('oracle', () => {
       const at = world.startMs + day * DAY_MS + rng.int(DAY_MS);
       random += respond(world, i, rng.pick(candidates), at).pOpen;
       // Segment policy: the deepest sale of the user's dominant category (else the deepest sale), at noon UTC.
-      const mine = sales.filter((s) => s.category === dominantCategory(world, i));
+      const mine = sales.filter((s) => s.category === preferredCategory(world, i));
       const pick = (mine.length ? mine : sales).reduce((a, b) => (b.discount > a.discount ? b : a));
       segment += respond(world, i, pick, world.startMs + day * DAY_MS + 12 * HOUR_MS).pOpen;
     }
@@ -146,7 +146,7 @@ describe('oracle', () => {
     for (const i of users.slice(0, 50)) {
       const prefs = preferencesOf(world, i);
       const top = Object.entries(prefs).reduce((a, b) => (b[1] > a[1] ? b : a))[0];
-      expect(dominantCategory(world, i)).toBe(top);
+      expect(preferredCategory(world, i)).toBe(top);
     }
   });
 });

@@ -5,7 +5,7 @@ import {
   activeHoursOfUser,
   describeUser,
   devicesAt,
-  dominantCategory,
+  preferredCategory,
   preferencesOf,
   pushOptInAt,
   timeZoneOf,
@@ -71,10 +71,10 @@ describe('createWorld', () => {
       top3 += p[0]! + p[1]! + p[2]!;
     }
     expect(top3 / n).toBeGreaterThan(0.6);
-    const dominant = new Set(Array.from({ length: n }, (_, i) => dominantCategory(world, i)));
+    const dominant = new Set(Array.from({ length: n }, (_, i) => preferredCategory(world, i)));
     expect(dominant.size).toBeGreaterThan(20);
     const p0 = preferencesOf(world, 0);
-    expect(Math.max(...Object.values(p0))).toBe(p0[dominantCategory(world, 0)]);
+    expect(Math.max(...Object.values(p0))).toBe(p0[preferredCategory(world, 0)]);
   });
 
   it('gives users personal active hours, different at the weekend', () => {

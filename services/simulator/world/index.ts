@@ -21,7 +21,7 @@ export {
   describeUser,
   devicesAt,
   distanceKm,
-  dominantCategory,
+  preferredCategory,
   localTimeOf,
   preference,
   preferencesOf,

@@ -50,7 +50,7 @@ export function preference(world: World, ref: UserRef, category: string): number
 }
 
 /** The category the user prefers most (for dominant-category segments). */
-export function dominantCategory(world: World, ref: UserRef): string {
+export function preferredCategory(world: World, ref: UserRef): string {
   return world.categories[world.users.topCategory[userIndex(world, ref)] as number] as string;
 }
 
@@ -147,7 +147,7 @@ export function describeUser(world: World, ref: UserRef): UserTruth {
     home: { lat: u.homeLat[i] as number, lon: u.homeLon[i] as number },
     work: u.hasWork[i] ? { lat: u.workLat[i] as number, lon: u.workLon[i] as number } : undefined,
     preferences: preferencesOf(world, i),
-    dominantCategory: dominantCategory(world, i),
+    dominantCategory: preferredCategory(world, i),
     priceSensitivity: u.priceSensitivity[i] as number,
     activeHours: activeHoursOfUser(world, i),
     responsiveness: u.responsiveness[i] as number,
