@@ -1,7 +1,7 @@
 import {
   createDailySale,
   dailySaleCandidates,
-  dominantCategory,
+  mostBoughtCategory,
   saleAffinity,
 } from '../../services/strategies/daily-sale/daily-sale.strategy';
 import { rankScore } from '../../services/ranking/heuristic';
@@ -97,7 +97,7 @@ describe('daily-sale policies', () => {
     expect(
       saleAffinity({ id: 's', kind: 'sale', category: 'books', title: 't', discount: 0, affinity: 0 }, u),
     ).toBe(0.75);
-    expect(dominantCategory(u.categories)).toBe('books');
-    expect(dominantCategory({})).toBeUndefined();
+    expect(mostBoughtCategory(u.categories)).toBe('books');
+    expect(mostBoughtCategory({})).toBeUndefined();
   });
 });

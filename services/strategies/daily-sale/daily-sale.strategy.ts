@@ -68,7 +68,7 @@ export function dailySaleCandidates(
 }
 
 /** The category the user buys most in, if any (ties go to the first in name order). */
-export function dominantCategory(
+export function mostBoughtCategory(
   categories: Readonly<Record<string, number>> | undefined,
 ): string | undefined {
   let best: string | undefined;
@@ -87,7 +87,7 @@ export function dominantCategory(
 export function saleAffinity(candidate: Candidate, user: UserState): number {
   if (candidate.segment !== undefined) {
     if (candidate.segment === '*') return 0.5;
-    return candidate.segment === dominantCategory(user.categories) ? 1 : 0;
+    return candidate.segment === mostBoughtCategory(user.categories) ? 1 : 0;
   }
   const counts = Object.values(user.categories ?? {});
   const total = counts.reduce((a, b) => a + b, 0);
