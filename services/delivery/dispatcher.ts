@@ -120,15 +120,17 @@ export function createDispatcher(deps: DispatcherDeps) {
     );
     const out = toSend(pushes, reservations);
     await deps.sink.deliver(out);
+    // Confirm at once: between the provider's accept and this round trip lies the one window in which a
+    // crash resends the batch. Bookkeeping that can wait comes after.
+    await delivery.confirmSent(
+      out.map((p) => ({ userId: p.userId, pushId: p.pushId, strategy: p.strategy, json: JSON.stringify(p) })),
+      ids,
+    );
     await telemetry.recordDrops(drops);
     await decisions.dropWinners(
       pushes
         .filter((_, i) => reservations[i]?.state === 'sent')
         .map((p) => ({ userId: p.userId, decisionId: p.pushId })),
-    );
-    await delivery.confirmSent(
-      out.map((p) => ({ userId: p.userId, pushId: p.pushId, strategy: p.strategy, json: JSON.stringify(p) })),
-      ids,
     );
     if (out.length > 0) deps.logger.debug({ sent: out.length, claimed: ids.length }, 'delivered');
     return { claimed: ids.length, sent: out.length };
