@@ -5,7 +5,7 @@
  * process starts and is timed until its consumer group has committed them all (probe.ts groupCaughtUp).
  */
 import { loadConfig } from '../../shared/config';
-import { commitBatch } from '../../shared/kafka/consumer';
+import { commitBatch, MANUAL_COMMIT_RUN } from '../../shared/kafka/consumer';
 import { createKafka } from '../../shared/kafka/client';
 import { topicName } from '../../shared/topics';
 import { sleep, waitFor } from '../../shared/wait';
@@ -234,9 +234,7 @@ async function noopConsumer(
   try {
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      ...MANUAL_COMMIT_RUN,
       eachBatch: async (payload) => {
         const { batch } = payload;
         if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;

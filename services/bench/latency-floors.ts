@@ -6,7 +6,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Producer } from 'kafkajs';
 import type { createKafka } from '../../shared/kafka/client';
-import { commitBatch } from '../../shared/kafka/consumer';
+import { commitBatch, MANUAL_COMMIT_RUN } from '../../shared/kafka/consumer';
 import { bullPrefix, jobOptions } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import { waitFor } from '../../shared/wait';
@@ -36,9 +36,7 @@ export async function kafkaFloorRun(
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      ...MANUAL_COMMIT_RUN,
       eachBatch: async (payload) => {
         const { batch } = payload;
         const now = Date.now();

@@ -4,30 +4,19 @@
  * broker outage holds push.sent back in the outbox, and it flows again within seconds of the broker's return.
  */
 import type { Producer } from 'kafkajs';
-import type { Clock } from '../../shared/clock';
-import type { Logger } from '../../shared/logger';
 import { startLoop } from '../../shared/loop';
 import type { PushSent } from '../../shared/schemas/events.schema';
 import { topicName } from '../../shared/topics';
-import type { StrategyPlugin } from '../strategies';
-import type { State } from '../state';
-import { createDispatcher } from './dispatcher';
+import { createDispatcher, type DispatcherDeps } from './dispatcher';
 import { createOutboxPublisher } from './outbox';
-import type { PushSink } from './sink';
 
-export interface DeliveryOptions {
-  state: Pick<State, 'users' | 'decisions' | 'delivery' | 'telemetry'>;
-  strategies: Map<string, StrategyPlugin>;
-  sink: PushSink;
+export interface DeliveryOptions extends Omit<DispatcherDeps, 'leaseRealMs'> {
   producer: Producer;
   topicPrefix: string;
-  clock: Clock;
-  batchSize: number;
   /** Real ms between looks for due users when none were due. */
   pollMs: number;
   /** Real ms a claimed batch (and an unacknowledged outbox entry) stays with this process. */
   leaseMs: number;
-  logger: Logger;
 }
 
 /** Publishes pushes on push.sent, keyed by user, with the push id in a header for readers that dedupe. */
@@ -87,7 +76,11 @@ export function startDelivery(o: DeliveryOptions) {
     async stop(): Promise<void> {
       await delivering.stop();
       await publishing.stop();
-      for (let i = 0; i < 20 && (await outbox.round().catch(() => 0)) > 0; i++);
+      // What delivery confirmed last goes out now if Kafka answers; what stays is taken over by another
+      // publisher (or this one's successor) after the lease.
+      for (let rounds = 0; rounds < 20; rounds++) {
+        if ((await outbox.round().catch(() => 0)) === 0) break;
+      }
     },
   };
 }

@@ -94,9 +94,12 @@ export function createIngest(deps: {
   const { users, catalog, telemetry } = deps.state;
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
     const plan = planIngest(events, deps.strategies.values(), deps.now());
-    await catalog.fold(plan.fold);
-    await users.fold(plan.fold);
-    await users.countCategories(plan.fold.purchases);
+    // Disjoint keys: one round trip's wait for all three. Counted as seen only once they are folded.
+    await Promise.all([
+      catalog.fold(plan.fold),
+      users.fold(plan.fold),
+      users.countCategories(plan.fold.purchases),
+    ]);
     await telemetry.markSeen(
       events.map((e) => `${e.topic}-${(e.event as { eventId: string }).eventId}`),
       (i) => `in:${events[i]!.topic}`,

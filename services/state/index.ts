@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../../shared/clock';
+import { deliveryWindows, loadConfig } from '../../shared/config';
 import { stateKeys } from '../../shared/keys';
 import { createCatalogStore } from './catalog.store';
 import { createDecisionsStore } from './decisions.store';
@@ -12,8 +13,8 @@ import { createScheduleStore } from './schedule.store';
 import { createTelemetryStore } from './telemetry.store';
 import { createUsersStore } from './users.store';
 
-/** Defaults for callers that do not decide delivery (readers, tests of other concerns). */
-const DEFAULT_WINDOWS: DeliveryWindows = { contactWindowMs: 20 * 3_600_000, pushRecordMs: 8 * 86_400_000 };
+/** The config's defaults, for callers that do not decide delivery (readers, tests of other concerns). */
+const DEFAULT_WINDOWS: DeliveryWindows = deliveryWindows(loadConfig({}));
 
 /**
  * `clock` turns windows measured in clock time (a sale's end, the contact window) into Redis TTLs, which

@@ -74,15 +74,23 @@ export function createConsumerRunner<K extends TopicKey>(opts: ConsumerOptions<K
   };
 }
 
+/**
+ * How Herald's consumers run: offsets committed by hand after the domain's writes (commitBatch), one
+ * partition at a time. The benchmark's reference consumers run the same way, so they measure the same thing.
+ */
+export const MANUAL_COMMIT_RUN = {
+  autoCommit: false,
+  eachBatchAutoResolve: false,
+  partitionsConsumedConcurrently: 1,
+} as const;
+
 async function run<K extends TopicKey>(
   consumer: Consumer,
   byName: Map<string, K>,
   opts: ConsumerOptions<K>,
 ): Promise<void> {
   await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
+    ...MANUAL_COMMIT_RUN,
     eachBatch: async (payload) => {
       const { batch } = payload;
       if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
