@@ -56,8 +56,33 @@ export const baseConfigShape = {
     .positive()
     .max(24 * 30)
     .default(20),
-  /** `immediate` delivers as soon as a winner is booked; `local-hour` at SEND_LOCAL_HOUR in the user's zone. */
-  SEND_MODE: z.enum(['immediate', 'local-hour']).default('immediate'),
+  /**
+   * `immediate` delivers as soon as a winner is booked; `local-hour` at SEND_LOCAL_HOUR in the user's zone;
+   * `predicted` at the user's predicted engagement hour (services/timing), outside QUIET_HOURS. Default
+   * immediate.
+   */
+  SEND_MODE: z.enum(['immediate', 'local-hour', 'predicted']).default('immediate'),
+  /** Local hours when nothing is sent under SEND_MODE=predicted, `start-end` (end exclusive, may wrap). Default 22-8. */
+  QUIET_HOURS: z
+    .string()
+    .default('22-8')
+    .transform((s, ctx) => {
+      const m = /^(\d{1,2})-(\d{1,2})$/.exec(s.trim());
+      const [start, end] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+      if (!(start >= 0 && start <= 23 && end >= 0 && end <= 23)) {
+        ctx.addIssue({ code: 'custom', message: 'start-end, local hours 0-23 (e.g. 22-8)' });
+        return z.NEVER;
+      }
+      return { start, end };
+    }),
+  /** Share of predicted sends whose hour is drawn from the user's posterior instead of its best. Default 0.05. */
+  SEND_EXPLORE: z.coerce.number().min(0).max(1).default(0.05),
+  /** A real-time push waits for a later hour only if the model rates it this much better than now. Default 0.2. */
+  SEND_WAIT_MARGIN: z.coerce.number().min(0).max(100).default(0.2),
+  /** Days after which an engagement event counts half. Default 30. */
+  ENGAGEMENT_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
+  /** How many events the cohort prior is worth against a user's own. Default 4. */
+  ENGAGEMENT_PRIOR_STRENGTH: z.coerce.number().min(0).max(10_000).default(4),
   /** The local hour (0-23) of delivery when SEND_MODE=local-hour. Default 10. */
   SEND_LOCAL_HOUR: int(0, 23).default(10),
   /** How often send-time looks for due users, in ms. Default 250. */

@@ -19,6 +19,8 @@ export const TTL = {
   engagement: 90 * DAY,
   /** A store not refreshed by a `stores` event for this long leaves the catalog. */
   store: 30 * DAY,
+  /** A user's engagement-hour counters, refreshed by each event of theirs. */
+  hours: 120 * DAY,
   /** How long a campaign tick is remembered as fired, so replicas and restarts fire it once. */
   scheduleTick: 7 * DAY,
 } as const;
@@ -106,6 +108,22 @@ export function stateKeys(prefix: string) {
      * `sent:<strategy>` (pushes confirmed). Bounded by topics and strategies.
      */
     stats: k('stats'),
+
+    // ---- timing (services/state/timing.store.ts)
+    /**
+     * hash: v<h> (decayed events at local hour h, 4 decimals) and t<h> (the minute v<h> is as of), h 0-23,
+     * only for hours with evidence. TTL.hours
+     */
+    hours: (userId: string) => k(`hours:${userId}`),
+    /** hash: the same for the users of one time zone (the cohort prior). Bounded by the IANA zones. */
+    hoursOfZone: (tz: string) => k(`hours:tz:${tz}`),
+    /** hash: the same for everyone (the global prior). */
+    hoursOfAll: k('hours:all'),
+    /**
+     * hash: user id -> the send plan of their booking (JSON: hour, bestHour, propensity, explored), read when
+     * the push goes out; removed when the user is delivered. Bounded by the booked users.
+     */
+    plans: k('send:plans'),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

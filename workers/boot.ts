@@ -49,7 +49,13 @@ export function boot(name: string): Runtime {
   // BullMQ defines dozens, which made each state pipeline about 13x dearer to build.
   const stateRedis = createRedis(config.REDIS_URL, `herald-${name}-state`);
   stateRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const state = createState(stateRedis, config.HERALD_PREFIX, clock, deliveryWindows(config));
+  const state = createState(
+    stateRedis,
+    config.HERALD_PREFIX,
+    clock,
+    deliveryWindows(config),
+    config.ENGAGEMENT_HALF_LIFE_DAYS,
+  );
   return {
     config,
     logger,

@@ -48,6 +48,7 @@ export function planPushes(
   users: ReadonlyMap<string, UserState>,
   strategies: ReadonlyMap<string, Pick<StrategyPlugin, 'render'>>,
   now: number,
+  plans: ReadonlyMap<string, string> = new Map(),
 ): { pushes: PushSent[]; drops: DropRecord[] } {
   const sentAt = new Date(now).toISOString();
   const pushes: PushSent[] = [];
@@ -69,6 +70,7 @@ export function planPushes(
       continue;
     }
     const r = strategy.render(w.candidate, user.locale);
+    const plan = plans.get(userId);
     pushes.push({
       v: 1,
       pushId: w.decisionId,
@@ -82,6 +84,7 @@ export function planPushes(
       devices: user.devices,
       score: w.score,
       sentAt,
+      ...(plan ? { timing: JSON.parse(plan) as PushSent['timing'] } : {}),
     });
   }
   return { pushes, drops };
@@ -111,8 +114,12 @@ export function createDispatcher(deps: DispatcherDeps) {
     const leaseUntil = now + leaseMs;
     const ids = await delivery.claimDue(now, deps.batchSize, leaseUntil);
     if (ids.length === 0) return { claimed: 0, sent: 0 };
-    const [winners, profiles] = await Promise.all([decisions.getWinners(ids), users.getUsers(ids)]);
-    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now);
+    const [winners, profiles, plans] = await Promise.all([
+      decisions.getWinners(ids),
+      users.getUsers(ids),
+      delivery.plans(ids),
+    ]);
+    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now, plans);
     const reservations = await delivery.reserveContacts(
       pushes.map((p) => ({ userId: p.userId, pushId: p.pushId, json: JSON.stringify(p) })),
       now,

@@ -19,6 +19,12 @@ import type {
 } from '../../shared/schemas/events.schema';
 import type { IngestEvent, StrategyPlugin } from '../strategies';
 import type { State } from '../state';
+import {
+  DEFAULT_ENGAGEMENT,
+  activityEvidence,
+  type Activity,
+  type EvidenceWeights,
+} from '../timing/engagement';
 
 export interface IngestPlan {
   fold: {
@@ -86,12 +92,15 @@ export function planIngest(
 }
 
 export function createIngest(deps: {
-  state: Pick<State, 'users' | 'catalog' | 'telemetry'>;
+  state: Pick<State, 'users' | 'catalog' | 'telemetry' | 'timing'>;
   strategies: Map<string, StrategyPlugin>;
   batchSize: number;
   now: () => number;
+  /** Evidence weights of purchases and browsing for the engagement-time model. */
+  weights?: EvidenceWeights;
 }) {
-  const { users, catalog, telemetry } = deps.state;
+  const { users, catalog, telemetry, timing } = deps.state;
+  const weights = deps.weights ?? DEFAULT_ENGAGEMENT.weights;
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
     const plan = planIngest(events, deps.strategies.values(), deps.now());
     // Disjoint keys: one round trip's wait for all three. Counted as seen only once they are folded.
@@ -100,10 +109,25 @@ export function createIngest(deps: {
       users.fold(plan.fold),
       users.countCategories(plan.fold.purchases),
     ]);
-    await telemetry.markSeen(
+    const fresh = await telemetry.markSeen(
       events.map((e) => `${e.topic}-${(e.event as { eventId: string }).eventId}`),
       (i) => `in:${events[i]!.topic}`,
     );
+    // When users are active, from the events seen for the first time (a redelivery counts nothing twice).
+    const activities: Activity[] = [];
+    events.forEach((e, i) => {
+      if (!fresh[i] || (e.topic !== 'purchases' && e.topic !== 'browse')) return;
+      const ev = e.event as Purchase | Browse;
+      activities.push({
+        userId: ev.userId,
+        at: Date.parse(ev.at),
+        kind: e.topic === 'purchases' ? 'purchase' : 'browse',
+      });
+    });
+    if (activities.length > 0) {
+      const zones = await users.timeZones(activities.map((a) => a.userId));
+      await timing.record(activityEvidence(activities, zones, weights));
+    }
     return chunk(plan.triggers, deps.batchSize).map((triggers) => ({
       queue: 'target' as const,
       id: stableId('target', ...triggers.map((t) => t.triggerId)),

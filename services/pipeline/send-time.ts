@@ -1,16 +1,78 @@
 /**
- * Send-time booking: each user whose winner changed is booked into the due set at the instant of their
- * delivery. No delayed job per user (DESIGN rule 2): one sorted set, read in due order by the dispatcher.
+ * Send-time booking: each user whose winner changed is booked into a due set at the instant of their
+ * delivery. No delayed job per user (DESIGN rule 2): one sorted set per lane, read in due order by the
+ * dispatcher, which sends the winner of that moment (late binding).
+ *
+ * Modes: `immediate`; `local-hour` (a fixed hour in the user's zone); `predicted` (the user's best hour under
+ * the engagement model, outside quiet hours, before the deadline and the end of the contact window; a
+ * real-time push goes now unless a later hour is clearly better; a share of plans explore).
  */
 import type { StageHandler } from '../../shared/stage';
-import type { State } from '../state';
-import { dueTime, type SendMode } from '../timing/send-time';
+import type { Winner } from '../../shared/schemas/jobs.schema';
+import type { DropRecord, State, UserState } from '../state';
+import {
+  DEFAULT_ENGAGEMENT,
+  effective,
+  posteriorAlpha,
+  posteriorMean,
+  seededRandom,
+  type HourCounters,
+} from '../timing/engagement';
+import { planSend, type Plan, type QuietHours } from '../timing/plan';
+import { dueTime } from '../timing/send-time';
+
+export type SendMode = 'immediate' | 'local-hour' | 'predicted';
+
+export interface PredictedOptions {
+  quiet: QuietHours;
+  explore: number;
+  waitMargin: number;
+  halfLifeDays: number;
+  priorStrength: number;
+  /** Clock ms of the contact window: a booking later than the winner lives would send nothing. */
+  contactWindowMs: number;
+}
+
+/** What push.sent records of a predicted plan. */
+export type PlanRecord = Pick<Plan, 'hour' | 'bestHour' | 'propensity' | 'explored'>;
+
+/** Pure: a user's plan from the model's counters, deterministic per push (a retry plans the same). */
+export function predictedPlan(
+  o: PredictedOptions,
+  now: number,
+  user: UserState,
+  winner: Winner,
+  counters: { user: HourCounters; zone: number[]; all: number[] },
+  lane: 'realtime' | 'bulk',
+): Plan | null {
+  const alpha = posteriorAlpha(effective(counters.user, now, o.halfLifeDays), counters.zone, counters.all, {
+    priorStrength: o.priorStrength,
+    cohortStrength: DEFAULT_ENGAGEMENT.cohortStrength,
+  });
+  const rnd = seededRandom(winner.decisionId);
+  // The winner was offered a moment ago and lives one contact window; leave a tenth of it as margin.
+  const windowEnd = now + 0.9 * o.contactWindowMs;
+  return planSend({
+    now,
+    tz: user.timeZone,
+    latest: Math.min(winner.candidate.deadline ?? Infinity, windowEnd),
+    probs: posteriorMean(alpha),
+    quiet: o.quiet,
+    urgency: lane === 'realtime' ? 'now-if-good' : 'best',
+    waitMargin: o.waitMargin,
+    explore: o.explore,
+    draws: [rnd(), rnd()],
+    minuteOffset: Math.floor(rnd() * 30),
+  });
+}
 
 export function createSendTimeStage(deps: {
-  state: Pick<State, 'users' | 'decisions' | 'delivery'>;
+  state: Pick<State, 'users' | 'decisions' | 'delivery' | 'timing' | 'telemetry'>;
   now: () => number;
   mode: SendMode;
   localHour: number;
+  /** Required when mode is `predicted`. */
+  predicted?: PredictedOptions;
   /** Called after a batch is booked, so delivery need not wait for its next poll. */
   onBooked?: () => void;
 }): StageHandler<'sendTime'> {
@@ -20,24 +82,60 @@ export function createSendTimeStage(deps: {
       deps.state.decisions.getWinners(userIds),
     ]);
     const now = deps.now();
-    const entries: Array<{ userId: string; due: number }> = [];
-    // `now` is fixed for the batch, so the due instant depends on the zone and deadline alone; luxon is
-    // the costliest step of a campaign, so each pair is computed once.
-    const dues = new Map<string, number>();
-    for (const userId of userIds) {
+    const entries: Array<{ userId: string; due: number; plan?: string }> = [];
+    const drops: DropRecord[] = [];
+    const ready = userIds.flatMap((userId) => {
       const user = users.get(userId);
       const winner = winners.get(userId);
-      if (!user || !winner) continue;
-      const deadline = winner.candidate.deadline;
-      const key = `${user.timeZone}|${deadline ?? ''}`;
-      let due = dues.get(key);
-      if (due === undefined) {
-        due = dueTime({ now, tz: user.timeZone, mode: deps.mode, localHour: deps.localHour, deadline });
-        dues.set(key, due);
+      return user && winner ? [{ userId, user, winner }] : [];
+    });
+    if (deps.mode === 'predicted') {
+      const o = deps.predicted;
+      if (!o) throw new Error('send-time: predicted mode needs its options');
+      const counters = await deps.state.timing.read(
+        ready.map((r) => ({ userId: r.userId, tz: r.user.timeZone })),
+      );
+      // Priors are shared by the batch: decay each once.
+      const zones = new Map([...counters.zone].map(([z, c]) => [z, effective(c, now, o.halfLifeDays)]));
+      const all = effective(counters.all, now, o.halfLifeDays);
+      for (const { userId, user, winner } of ready) {
+        const plan = predictedPlan(
+          o,
+          now,
+          user,
+          winner,
+          { user: counters.user.get(userId)!, zone: zones.get(user.timeZone)!, all },
+          ctx.lane,
+        );
+        if (!plan) {
+          drops.push({ userId, reason: 'quiet_hours', strategy: winner.strategy, targetId: winner.targetId });
+          continue;
+        }
+        const record: PlanRecord = {
+          hour: plan.hour,
+          bestHour: plan.bestHour,
+          propensity: plan.propensity,
+          explored: plan.explored,
+        };
+        entries.push({ userId, due: plan.due, plan: JSON.stringify(record) });
       }
-      entries.push({ userId, due });
+    } else {
+      // `now` is fixed for the batch, so the due instant depends on the zone and deadline alone; luxon is
+      // the costliest step of a campaign, so each pair is computed once.
+      const dues = new Map<string, number>();
+      for (const { userId, user, winner } of ready) {
+        const deadline = winner.candidate.deadline;
+        const key = `${user.timeZone}|${deadline ?? ''}`;
+        let due = dues.get(key);
+        if (due === undefined) {
+          due = dueTime({ now, tz: user.timeZone, mode: deps.mode, localHour: deps.localHour, deadline });
+          dues.set(key, due);
+        }
+        entries.push({ userId, due });
+      }
     }
     await deps.state.delivery.book(entries, ctx.lane);
+    await deps.state.telemetry.recordDrops(drops);
     if (entries.length > 0) deps.onBooked?.();
     return [];
   };

@@ -158,12 +158,31 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
       return new Set(userIds.filter((_, i) => res[i] === 1));
     },
 
-    /** Books users for delivery at their due instants; a user already booked keeps the earlier time. */
-    async book(entries: ReadonlyArray<{ userId: string; due: number }>, lane: Lane = 'bulk'): Promise<void> {
+    /**
+     * Books users for delivery at their due instants; a user already booked keeps the earlier time. A plan
+     * (how the instant was chosen) is kept for push.sent.
+     */
+    async book(
+      entries: ReadonlyArray<{ userId: string; due: number; plan?: string }>,
+      lane: Lane = 'bulk',
+    ): Promise<void> {
       if (entries.length === 0) return;
       const args: Array<string | number> = [];
-      for (const e of entries) args.push(e.due, e.userId);
-      await redis.zadd(lane === 'realtime' ? keys.dueRealtime : keys.due, 'LT', ...args);
+      const plans: string[] = [];
+      for (const e of entries) {
+        args.push(e.due, e.userId);
+        if (e.plan !== undefined) plans.push(e.userId, e.plan);
+      }
+      const p = redis.pipeline().zadd(lane === 'realtime' ? keys.dueRealtime : keys.due, 'LT', ...args);
+      if (plans.length > 0) p.hset(keys.plans, ...plans);
+      await execOrThrow(p);
+    },
+
+    /** The plans of these users' bookings (absent when booked without one). */
+    async plans(userIds: readonly string[]): Promise<Map<string, string>> {
+      if (userIds.length === 0) return new Map();
+      const res = await redis.hmget(keys.plans, ...userIds);
+      return new Map(userIds.flatMap((u, i) => (res[i] ? [[u, res[i]] as [string, string]] : [])));
     },
 
     /** Claims due users, each at most once (see the claimDue script). */
@@ -220,7 +239,7 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
         );
         p.hincrby(keys.stats, `sent:${s.strategy}`, 1);
       }
-      if (done.length > 0) p.zrem(keys.inflight, ...done);
+      if (done.length > 0) p.zrem(keys.inflight, ...done).hdel(keys.plans, ...done);
       if (p.length > 0) await execOrThrow(p);
     },
 

@@ -11,6 +11,7 @@ import { createDecisionsStore } from './decisions.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
 import { createScheduleStore } from './schedule.store';
 import { createTelemetryStore } from './telemetry.store';
+import { createTimingStore } from './timing.store';
 import { createUsersStore } from './users.store';
 
 /** The config's defaults, for callers that do not decide delivery (readers, tests of other concerns). */
@@ -25,6 +26,8 @@ export function createState(
   prefix: string,
   clock: Clock = systemClock,
   windows: DeliveryWindows = DEFAULT_WINDOWS,
+  /** Days after which an engagement event counts half. */
+  engagementHalfLifeDays = 30,
 ) {
   const keys = stateKeys(prefix);
   return {
@@ -34,6 +37,7 @@ export function createState(
     delivery: createDeliveryStore(redis, keys, clock, windows),
     telemetry: createTelemetryStore(redis, keys),
     schedule: createScheduleStore(redis, keys),
+    timing: createTimingStore(redis, keys, engagementHalfLifeDays),
   };
 }
 
@@ -44,3 +48,4 @@ export type { DecisionsStore } from './decisions.store';
 export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.store';
 export type { DropRecord, TelemetryStore } from './telemetry.store';
 export type { ScheduleStore } from './schedule.store';
+export type { Evidence, TimingStore } from './timing.store';

@@ -94,9 +94,9 @@ export function createTelemetryStore(redis: Redis, keys: StateKeys) {
       await execOrThrow(p);
     },
 
-    /** Folds feedback events, each once; returns how many were new. */
-    async foldFeedback(events: readonly Feedback[]): Promise<number> {
-      if (events.length === 0) return 0;
+    /** Folds feedback events, each once; returns, per event, whether it was new. */
+    async foldFeedback(events: readonly Feedback[]): Promise<boolean[]> {
+      if (events.length === 0) return [];
       const p = redis.pipeline();
       for (const e of events) {
         const day = DateTime.fromISO(e.at, { zone: 'utc' }).toISODate()!;
@@ -113,7 +113,7 @@ export function createTelemetryStore(redis: Redis, keys: StateKeys) {
           TTL.saleClicks,
         );
       }
-      return (await execOrThrow(p)).filter((v) => v === 1).length;
+      return (await execOrThrow(p)).map((v) => v === 1);
     },
 
     /** Pipeline counters, drops by reason, and feedback by `<strategy>:<type>`. */

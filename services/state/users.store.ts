@@ -122,6 +122,16 @@ export function createUsersStore(redis: Redis, keys: StateKeys) {
       return out;
     },
 
+    /** The time zone of each user with a profile. */
+    async timeZones(userIds: readonly string[]): Promise<Map<string, string>> {
+      const ids = [...new Set(userIds)];
+      if (ids.length === 0) return new Map();
+      const p = redis.pipeline();
+      for (const id of ids) p.hget(keys.user(id), 'timeZone');
+      const res = (await execOrThrow(p)) as Array<string | null>;
+      return new Map(ids.flatMap((id, i) => (res[i] ? [[id, res[i]] as [string, string]] : [])));
+    },
+
     /** The next page of known user ids after `after` (exclusive), in id order. */
     async pageUsers(after: string, count: number): Promise<string[]> {
       const start = after === '' ? '-' : `(${after}`;

@@ -4,7 +4,7 @@
  */
 import { DateTime } from 'luxon';
 
-export type SendMode = 'immediate' | 'local-hour';
+export type FixedSendMode = 'immediate' | 'local-hour';
 
 /**
  * The next instant at or after `now` when the wall clock in `tz` reads `hour`:00. On a spring-forward day
@@ -20,7 +20,7 @@ export function nextLocalHour(now: number, tz: string, hour: number): number {
 export function dueTime(opts: {
   now: number;
   tz: string;
-  mode: SendMode;
+  mode: FixedSendMode;
   localHour: number;
   deadline?: number;
 }): number {

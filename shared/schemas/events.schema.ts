@@ -121,6 +121,19 @@ export const PushSentV1 = z.object({
   devices: z.array(Device),
   score: z.number(),
   sentAt: Instant,
+  /**
+   * How the send instant was chosen, when the engagement model chose it: the local hour it went at, the hour
+   * the model liked best, the probability of that choice (for propensity-weighted estimates) and whether it
+   * explored. Optional: older pushes and fixed-hour modes carry none.
+   */
+  timing: z
+    .object({
+      hour: z.number().int().min(0).max(23),
+      bestHour: z.number().int().min(0).max(23),
+      propensity: z.number().min(0).max(1),
+      explored: z.boolean(),
+    })
+    .optional(),
 });
 export type PushSent = z.infer<typeof PushSentV1>;
 

@@ -2,6 +2,7 @@
 import { createKafka, createProducer } from '../../shared/kafka/client';
 import { createConsumerRunner } from '../../shared/kafka/consumer';
 import { onShutdown } from '../../shared/shutdown';
+import { foldFeedback } from '../../services/pipeline/feedback';
 import { boot, fatal } from '../boot';
 
 async function main() {
@@ -17,9 +18,11 @@ async function main() {
     clock,
     logger,
     deadLetters: rt.deadLetters(producer),
-    handle: async (events) => {
-      await rt.state.telemetry.foldFeedback(events.map((e) => e.event));
-    },
+    handle: (events) =>
+      foldFeedback(
+        rt.state,
+        events.map((e) => e.event),
+      ),
   });
   onShutdown(logger, [() => consumer.stop(), () => producer.disconnect(), () => rt.close()]);
   await consumer.start().catch((err: unknown) => fatal(logger, err));

@@ -2,6 +2,7 @@
  * send-time: books winners into the due sets (a BullMQ stage) and, in the same process, runs delivery
  * (services/delivery/delivery.ts): due users to the sink, and the outbox to push.sent.
  */
+import { deliveryWindows } from '../../shared/config';
 import { createKafka, createProducer } from '../../shared/kafka/client';
 import { onShutdown } from '../../shared/shutdown';
 import { runStage } from '../../shared/stage';
@@ -38,6 +39,14 @@ async function main() {
       now: () => clock.now(),
       mode: config.SEND_MODE,
       localHour: config.SEND_LOCAL_HOUR,
+      predicted: {
+        quiet: config.QUIET_HOURS,
+        explore: config.SEND_EXPLORE,
+        waitMargin: config.SEND_WAIT_MARGIN,
+        halfLifeDays: config.ENGAGEMENT_HALF_LIFE_DAYS,
+        priorStrength: config.ENGAGEMENT_PRIOR_STRENGTH,
+        contactWindowMs: deliveryWindows(config).contactWindowMs,
+      },
     }),
     logger,
     concurrency: config.STAGE_CONCURRENCY,

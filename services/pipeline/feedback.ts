@@ -1,0 +1,29 @@
+/**
+ * Feedback: folds deliveries, opens, clicks and conversions into counters, each event once, and teaches
+ * the engagement-time model when the user acted: an open or a click at its own local hour (not the hour it
+ * was sent).
+ */
+import type { Feedback } from '../../shared/schemas/events.schema';
+import type { State } from '../state';
+import {
+  DEFAULT_ENGAGEMENT,
+  activityEvidence,
+  type Activity,
+  type EvidenceWeights,
+} from '../timing/engagement';
+
+export async function foldFeedback(
+  state: Pick<State, 'telemetry' | 'users' | 'timing'>,
+  events: readonly Feedback[],
+  weights: EvidenceWeights = DEFAULT_ENGAGEMENT.weights,
+): Promise<void> {
+  const fresh = await state.telemetry.foldFeedback(events);
+  const activities: Activity[] = events.flatMap((e, i) =>
+    fresh[i] && (e.type === 'opened' || e.type === 'clicked')
+      ? [{ userId: e.userId, at: Date.parse(e.at), kind: e.type }]
+      : [],
+  );
+  if (activities.length === 0) return;
+  const zones = await state.users.timeZones(activities.map((a) => a.userId));
+  await state.timing.record(activityEvidence(activities, zones, weights));
+}
