@@ -37,12 +37,25 @@ export function filterGroup(
 export function createFilterStage(deps: {
   state: Pick<State, 'users' | 'delivery' | 'telemetry'>;
   now: () => number;
+  /**
+   * A user whose contact window ends within this long still passes: send-time books them after it ends
+   * (predicted send times plan hours ahead). Default 0: any open window drops the user.
+   */
+  cooldownGraceMs?: number;
 }): StageHandler<'filter'> {
   const { users: userStore, delivery, telemetry } = deps.state;
+  const grace = deps.cooldownGraceMs ?? 0;
   return async ({ groups }) => {
     const ids = [...new Set(groups.flatMap((g) => g.userIds))];
-    const [users, contacted] = await Promise.all([userStore.getUsers(ids), delivery.contacted(ids)]);
     const now = deps.now();
+    const [users, contacted] = await Promise.all([
+      userStore.getUsers(ids),
+      grace > 0
+        ? delivery
+            .windowEnds(ids, now)
+            .then((ends) => new Set([...ends].filter(([, end]) => end > now + grace).map(([u]) => u)))
+        : delivery.contacted(ids),
+    ]);
     const kept: Group[] = [];
     const drops: DropRecord[] = [];
     for (const g of groups) {

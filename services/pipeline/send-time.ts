@@ -44,6 +44,8 @@ export function predictedPlan(
   winner: Winner,
   counters: { user: HourCounters; zone: number[]; all: number[] },
   lane: 'realtime' | 'bulk',
+  /** The end of the user's open contact window, if one is open. */
+  windowEnd?: number,
 ): Plan | null {
   const alpha = posteriorAlpha(effective(counters.user, now, o.halfLifeDays), counters.zone, counters.all, {
     priorStrength: o.priorStrength,
@@ -51,11 +53,12 @@ export function predictedPlan(
   });
   const rnd = seededRandom(winner.decisionId);
   // The winner was offered a moment ago and lives one contact window; leave a tenth of it as margin.
-  const windowEnd = now + 0.9 * o.contactWindowMs;
+  const winnerEnd = now + 0.9 * o.contactWindowMs;
   return planSend({
     now,
     tz: user.timeZone,
-    latest: Math.min(winner.candidate.deadline ?? Infinity, windowEnd),
+    latest: Math.min(winner.candidate.deadline ?? Infinity, winnerEnd),
+    ...(windowEnd !== undefined ? { notBefore: windowEnd } : {}),
     probs: posteriorMean(alpha),
     quiet: o.quiet,
     urgency: lane === 'realtime' ? 'now-if-good' : 'best',
@@ -92,9 +95,13 @@ export function createSendTimeStage(deps: {
     if (deps.mode === 'predicted') {
       const o = deps.predicted;
       if (!o) throw new Error('send-time: predicted mode needs its options');
-      const counters = await deps.state.timing.read(
-        ready.map((r) => ({ userId: r.userId, tz: r.user.timeZone })),
-      );
+      const [counters, windowEnds] = await Promise.all([
+        deps.state.timing.read(ready.map((r) => ({ userId: r.userId, tz: r.user.timeZone }))),
+        deps.state.delivery.windowEnds(
+          ready.map((r) => r.userId),
+          now,
+        ),
+      ]);
       // Priors are shared by the batch: decay each once.
       const zones = new Map([...counters.zone].map(([z, c]) => [z, effective(c, now, o.halfLifeDays)]));
       const all = effective(counters.all, now, o.halfLifeDays);
@@ -106,6 +113,7 @@ export function createSendTimeStage(deps: {
           winner,
           { user: counters.user.get(userId)!, zone: zones.get(user.timeZone)!, all },
           ctx.lane,
+          windowEnds.get(userId),
         );
         if (!plan) {
           drops.push({ userId, reason: 'quiet_hours', strategy: winner.strategy, targetId: winner.targetId });

@@ -2,8 +2,13 @@
  * `npm run eval`: runs the simulated world for N days through the real pipeline under each policy and
  * writes the report (out/eval/report.md, summary.json, report.html).
  *
- *   npm run eval -- --users 3000 --days 2 [--history-days 2] [--seed 7] [--stores 300] [--sales-per-day 20] [--day-seconds 30]
- *                   [--policies baseline,segments,herald,oracle] [--herald-env KEY=VALUE,...] [--out out/eval]
+ *   npm run eval -- --users 3000 --days 2 [--history-days 2] [--replay-days 14] [--seed 7] [--stores 300]
+ *                   [--sales-per-day 20] [--day-seconds 30] [--policies baseline,segments,herald,herald-timed,oracle]
+ *                   [--herald-env KEY=VALUE,...] [--out out/eval]
+ *
+ * Replay days are the world's first days, published at once before each run (behaviour only: no pushes),
+ * so state and the engagement model start from weeks of history; burn-in days then run through the pipeline
+ * unmeasured, and the evaluated days are measured.
  *
  * The stack must be up (`npm run stack:up`). `--herald-env` backtests a configuration of Herald.
  */
@@ -31,6 +36,11 @@ const POLICIES: Record<string, { description: string; env: Record<string, string
       'Herald as configured: market basket in real time, the daily sale picked per user, conciliated',
     env: {},
   },
+  'herald-timed': {
+    description:
+      'Herald as configured, each push at the user’s predicted engagement hour (SEND_MODE=predicted)',
+    env: { SEND_MODE: 'predicted' },
+  },
 };
 
 function int(v: string | undefined, name: string, def: number): number {
@@ -47,6 +57,7 @@ async function main() {
       users: { type: 'string' },
       days: { type: 'string' },
       'history-days': { type: 'string' },
+      'replay-days': { type: 'string' },
       seed: { type: 'string' },
       stores: { type: 'string' },
       'sales-per-day': { type: 'string' },
@@ -62,6 +73,7 @@ async function main() {
   const users = int(values.users, 'users', 3000);
   const days = int(values.days, 'days', 2);
   const historyDays = values['history-days'] === '0' ? 0 : int(values['history-days'], 'history-days', 2);
+  const replayDays = values['replay-days'] === '0' ? 0 : int(values['replay-days'], 'replay-days', 14);
   const seed = int(values.seed, 'seed', 7);
   const stores = int(values.stores, 'stores', Math.max(60, Math.round(users / 10)));
   const salesPerDay = int(values['sales-per-day'], 'sales-per-day', 20);
@@ -69,8 +81,11 @@ async function main() {
   const outDir = values.out ?? join('out', 'eval');
   // The evaluated days end a little before today, so every event is in the past of the real clock too.
   const start =
-    values.start ?? new Date(Date.now() - (historyDays + days + 1) * 86_400_000).toISOString().slice(0, 10);
-  const policies = (values.policies ?? 'baseline,segments,herald,oracle').split(',').map((p) => p.trim());
+    values.start ??
+    new Date(Date.now() - (replayDays + historyDays + days + 1) * 86_400_000).toISOString().slice(0, 10);
+  const policies = (values.policies ?? 'baseline,segments,herald,herald-timed,oracle')
+    .split(',')
+    .map((p) => p.trim());
   for (const p of policies)
     if (p !== 'oracle' && !POLICIES[p])
       throw new Error(`--policies: unknown policy ${p} (known: ${Object.keys(POLICIES).join(', ')}, oracle)`);
@@ -84,23 +99,31 @@ async function main() {
   // The world's ground truth of what follows what. Herald reads its own seed table (AFFINITY_PATH); that
   // both default to one file is the world's choice, not a dependency.
   const affinity: unknown = JSON.parse(readFileSync(values.truth ?? 'infra/data/affinity.json', 'utf8'));
-  const world = createWorld({ seed, users, stores, salesPerDay, days: historyDays + days, start, affinity });
+  const world = createWorld({
+    seed,
+    users,
+    stores,
+    salesPerDay,
+    days: replayDays + historyDays + days,
+    start,
+    affinity,
+  });
   const timeZone = 'Europe/Madrid';
   // Sales available on a day: every sale valid at some moment of it, whichever day published it.
   const allSales = world.sales.flat();
   const salesAvailable = Array.from({ length: days }, (_, d) => {
-    const from = world.startMs + (historyDays + d) * DAY_MS;
+    const from = world.startMs + (replayDays + historyDays + d) * DAY_MS;
     return allSales.filter((s) => s.validFrom < from + DAY_MS && s.validTo > from).length;
   });
   say(
-    `eval: ${users} users, ${stores} stores, ${salesPerDay} sales a day, ${historyDays} days of history then ${days} evaluated days from ${start} (a day = ${daySeconds} s); policies ${policies.join(', ')}`,
+    `eval: ${users} users, ${stores} stores, ${salesPerDay} sales a day, ${replayDays} days replayed, ${historyDays} burn-in days, then ${days} evaluated days from ${start} (a day = ${daySeconds} s); policies ${policies.join(', ')}`,
   );
 
   const results: PolicyResult[] = [];
   for (const p of policies) {
     if (p === 'oracle') {
       const t = Date.now();
-      const pushes = runOracle(world, days, historyDays);
+      const pushes = runOracle(world, days, replayDays + historyDays);
       results.push(
         policyResult(
           'oracle',
@@ -117,6 +140,7 @@ async function main() {
     const policy = POLICIES[p]!;
     const run = await runSimulation({
       world,
+      replayDays,
       historyDays,
       days,
       daySeconds,
@@ -135,7 +159,10 @@ async function main() {
     );
     say(`${p}: pipeline ${JSON.stringify(run.pipeline)}`);
   }
-  const summary = summarize({ seed, users, stores, salesPerDay, days, historyDays, start }, results);
+  const summary = summarize(
+    { seed, users, stores, salesPerDay, days, historyDays, replayDays, start },
+    results,
+  );
   const paths = writeReport(outDir, summary);
   const md = readFileSync(paths.md, 'utf8');
   say('');

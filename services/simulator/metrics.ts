@@ -20,6 +20,10 @@ export interface Measures {
   clickToOpen: number;
   /** Mean over days of distinct sales pushed / sales valid at some moment of that day. */
   coverage: number;
+  /** Share of pushes sent within an hour of the user's most active hour of that day (ground truth). */
+  nearBestHour: number;
+  /** The expected open rate had each push gone at the user's most active hour of its day. */
+  expectedOpenRateAtBestHour: number;
 }
 
 export function measure(
@@ -47,6 +51,10 @@ export function measure(
     expectedClicks: pushes.reduce((a, p) => a + p.pOpen * p.pClick, 0),
     clickToOpen: opens ? clicks / opens : 0,
     coverage: coverageByDay.length ? coverageByDay.reduce((a, b) => a + b, 0) / coverageByDay.length : 0,
+    nearBestHour: pushes.length ? pushes.filter((p) => p.nearBestHour).length / pushes.length : 0,
+    expectedOpenRateAtBestHour: pushes.length
+      ? pushes.reduce((a, p) => a + p.pOpenBestHour, 0) / pushes.length
+      : 0,
   };
 }
 

@@ -14,7 +14,7 @@ import {
   type OracleCandidate,
   type World,
 } from './world';
-import type { PushRecord } from './sim-run';
+import { sendTimeTruth, type PushRecord } from './sim-run';
 
 /** The oracle over `days` days that follow `historyDays` days of history; `day` in the records counts from 0. */
 export function runOracle(world: World, days: number, historyDays = 0): PushRecord[] {
@@ -63,6 +63,7 @@ export function runOracle(world: World, days: number, historyDays = 0): PushReco
         sentAt: choice.atMs,
         day: Math.floor((choice.atMs - evalStart) / DAY_MS),
         pOpen: outcome.probabilities.pOpen,
+        ...sendTimeTruth(world, userId(world, i), c, choice.atMs, state),
         pClick: outcome.probabilities.pClick,
         opened: outcome.opened,
         clicked: outcome.clicked,

@@ -12,6 +12,8 @@ export interface EvalSummary {
     salesPerDay: number;
     days: number;
     historyDays: number;
+    /** Days published at once before the run (behaviour only). */
+    replayDays?: number;
     start: string;
   };
   policies: Array<PolicyResult & { openRateVsBaseline: number; oracleGainCaptured: number }>;
@@ -61,12 +63,50 @@ const HEAD = [
   'coverage',
 ];
 
+/**
+ * The hour gain: what sending Herald's own pushes at each user's best hour would add over the fixed hour,
+ * and the share of it the predicted hour captured (same run, same content policy).
+ */
+export function hourGain(
+  s: Pick<EvalSummary, 'policies'>,
+): { available: number; captured: number } | undefined {
+  const fixed = s.policies.find((p) => p.policy === 'herald')?.overall;
+  const timed = s.policies.find((p) => p.policy === 'herald-timed')?.overall;
+  if (!fixed || !timed) return undefined;
+  const available = fixed.expectedOpenRateAtBestHour - fixed.expectedOpenRate;
+  return {
+    available,
+    captured: available > 0 ? (timed.expectedOpenRate - fixed.expectedOpenRate) / available : NaN,
+  };
+}
+
+function hourGainLine(s: EvalSummary): string[] {
+  const g = hourGain(s);
+  const oracle = s.policies.find((p) => p.policy === 'oracle')?.overall;
+  const fixed = s.policies.find((p) => p.policy === 'herald')?.overall;
+  const lines: string[] = [];
+  if (g) {
+    lines.push(
+      '',
+      `Hour gain: Herald's pushes at each user's best hour would gain ${pct(g.available)} of expected open rate over the fixed hour; the predicted hour captured ${pct(g.captured)} of it.`,
+    );
+  }
+  if (oracle && fixed) {
+    const total = oracle.expectedOpenRate - fixed.expectedOpenRate;
+    const hour = fixed.expectedOpenRateAtBestHour - fixed.expectedOpenRate;
+    lines.push(
+      `The oracle's lead over Herald at the fixed hour (${pct(total)}) splits into the hour (${pct(hour)}, ${pct(total > 0 ? hour / total : NaN)}) and the content, stores and fatigue (${pct(total - hour)}).`,
+    );
+  }
+  return lines;
+}
+
 export function markdown(s: EvalSummary): string {
   const w = s.world;
   const lines = [
     `# Herald evaluation`,
     '',
-    `${w.users} users, ${w.stores} stores, ${w.salesPerDay} sales a day; ${w.historyDays} burn-in days, then ${w.days} evaluated days; world from ${w.start}, seed ${w.seed}.`,
+    `${w.users} users, ${w.stores} stores, ${w.salesPerDay} sales a day; ${w.replayDays ?? 0} days replayed at once (behaviour only), ${w.historyDays} burn-in days, then ${w.days} evaluated days; world from ${w.start}, seed ${w.seed}.`,
     `Every policy but the oracle ran through the real pipeline (Kafka, BullMQ, every worker its own process).`,
     `Ratios use the expected open rate (the ground truth's probability of each push), which is less noisy than the draws.`,
     '',
@@ -83,6 +123,18 @@ export function markdown(s: EvalSummary): string {
     ...s.policies.flatMap((p) =>
       Object.entries(p.byStrategy).map(([st, m]) => row(`${p.policy} / ${st}`, m)),
     ),
+    '',
+    '## Send time',
+    '',
+    'Near best hour: pushes sent within an hour of the user’s most active hour of that day (ground truth). At best hour: the expected open rate had the same pushes gone then.',
+    '',
+    '| policy | near best hour | exp. open rate | exp. open rate at best hour |',
+    '| --- | --- | --- | --- |',
+    ...s.policies.map(
+      (p) =>
+        `| ${p.policy} | ${pct(p.overall.nearBestHour)} | ${pct(p.overall.expectedOpenRate)} | ${pct(p.overall.expectedOpenRateAtBestHour)} |`,
+    ),
+    ...hourGainLine(s),
     '',
     '## Policies',
     '',

@@ -22,11 +22,13 @@ import {
   DAY_MS,
   HOUR_MS,
   NO_FATIGUE,
+  bestHourUtc,
   createRng,
   feedbackEvents,
   generateDay,
   initialEvents,
   recordPush,
+  respond,
   sampleResponse,
   type AnySimEvent,
   type FatigueState,
@@ -47,10 +49,35 @@ export interface PushRecord {
   pClick: number;
   opened: boolean;
   clicked: boolean;
+  /** The open probability had the push gone at the user's most active hour of that day. */
+  pOpenBestHour: number;
+  /** Sent within an hour of the user's most active hour of that day. */
+  nearBestHour: boolean;
+}
+
+/** Where a push's send time stands against the user's most active hour of its day (ground truth). */
+export function sendTimeTruth(
+  world: World,
+  user: string,
+  spec: PushSpec,
+  sentAt: number,
+  fatigue: FatigueState,
+): Pick<PushRecord, 'pOpenBestHour' | 'nearBestHour'> {
+  const bestAt = bestHourUtc(world, user, Math.floor((sentAt - world.startMs) / DAY_MS));
+  const off = (((sentAt - (bestAt + 30 * 60_000)) % DAY_MS) + DAY_MS) % DAY_MS;
+  return {
+    pOpenBestHour: respond(world, user, spec, bestAt + 30 * 60_000, fatigue).pOpen,
+    nearBestHour: off <= 90 * 60_000 || off >= DAY_MS - 90 * 60_000,
+  };
 }
 
 export interface SimRunOptions {
   world: World;
+  /**
+   * Days of the world published at once before the run (behaviour only, no pushes, no campaigns), so state
+   * and the engagement model start from weeks of history. Default 0.
+   */
+  replayDays?: number;
   /**
    * Burn-in days before the evaluated days: the world and the policy run on them as on any other day (state,
    * clicks and fatigue build up as in production), but their pushes are not measured.
@@ -172,10 +199,13 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
   const started = Date.now();
   const ns = `sim${o.label.replace(/[^a-z0-9]/gi, '')}${randomBytes(3).toString('hex')}`;
   const speed = DAY_MS / (o.daySeconds * 1000);
-  const simStart = o.world.startMs;
+  const replayDays = o.replayDays ?? 0;
+  const simStart = o.world.startMs + replayDays * DAY_MS;
   const evalStart = simStart + o.historyDays * DAY_MS;
   const totalDays = o.historyDays + o.days;
-  const epoch = Date.now() + WARMUP_MS;
+  // Replayed days are ingested during the warm-up: about a second and a half per day of 3,000 users.
+  const replayMs = Math.round(replayDays * 1500 * Math.max(1, o.world.users.count / 3000));
+  const epoch = Date.now() + WARMUP_MS + replayMs;
   const clock: Clock = acceleratedClock(simStart, speed, epoch);
   const vars: Record<string, string> = {
     REDIS_URL: o.redisUrl,
@@ -224,8 +254,13 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
     const initial = initialEvents(o.world, clock.now());
     await publish(producer, config.KAFKA_TOPIC_PREFIX, initial);
     published += initial.length;
+    for (let d = 0; d < replayDays; d++) {
+      const events = generateDay(o.world, d).filter((e) => e.at < simStart);
+      await publish(producer, config.KAFKA_TOPIC_PREFIX, events);
+      published += events.length;
+    }
     o.progress(
-      `${o.label}: ${initial.length} profiles and stores in; the first day starts in ${Math.round((epoch - Date.now()) / 1000)} s`,
+      `${o.label}: ${initial.length} profiles and stores in, ${replayDays} days replayed; the first day starts in ${Math.round((epoch - Date.now()) / 1000)} s`,
     );
 
     const end = simStart + totalDays * DAY_MS;
@@ -235,7 +270,7 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
       const now = clock.now();
       // Generate each day's behaviour just before the day begins, so memory holds one day at a time.
       while (nextDay < totalDays && now >= simStart + nextDay * DAY_MS - HOUR_MS) {
-        for (const e of generateDay(o.world, nextDay)) heap.push(e);
+        for (const e of generateDay(o.world, replayDays + nextDay)) heap.push(e);
         nextDay++;
       }
       const due: AnySimEvent[] = [];
@@ -283,6 +318,7 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
           pClick: outcome.probabilities.pClick,
           opened: outcome.opened,
           clicked: outcome.clicked,
+          ...sendTimeTruth(o.world, p.userId, spec, sentAt, state),
         });
       }
       const exited = workers.exited();

@@ -158,6 +158,19 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
       return new Set(userIds.filter((_, i) => res[i] === 1));
     },
 
+    /** When each contacted user's current contact window ends (clock ms); absent when none is open. */
+    async windowEnds(userIds: readonly string[], now: number): Promise<Map<string, number>> {
+      if (userIds.length === 0) return new Map();
+      const p = redis.pipeline();
+      for (const id of userIds) p.pttl(keys.ledger(id));
+      const res = (await execOrThrow(p)) as number[];
+      return new Map(
+        userIds.flatMap((u, i) =>
+          res[i]! > 0 ? [[u, now + res[i]! * clock.speed] as [string, number]] : [],
+        ),
+      );
+    },
+
     /**
      * Books users for delivery at their due instants; a user already booked keeps the earlier time. A plan
      * (how the instant was chosen) is kept for push.sent.

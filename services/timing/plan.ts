@@ -29,6 +29,8 @@ export interface PlanInput {
   tz: string;
   /** Nothing at or after this instant (the candidate's deadline, the end of the contact window). */
   latest: number;
+  /** Nothing before this instant (the end of the user's current contact window). Default now. */
+  notBefore?: number;
   /** Probability of activity per local hour (the posterior mean). */
   probs: readonly number[];
   quiet: QuietHours;
@@ -60,13 +62,16 @@ interface Slot {
   hour: number;
 }
 
-/** The allowed slots: local hour starts in [now, latest), outside quiet hours; the current hour starts now. */
-export function slots(now: number, tz: string, latest: number, quiet: QuietHours): Slot[] {
+/**
+ * The allowed slots: local hours in [from, latest), outside quiet hours, each starting at its hour's start
+ * or at `from` for the hour `from` falls in.
+ */
+export function slots(from: number, tz: string, latest: number, quiet: QuietHours): Slot[] {
   const out: Slot[] = [];
-  const first = DateTime.fromMillis(now, { zone: tz }).startOf('hour');
+  const first = DateTime.fromMillis(from, { zone: tz }).startOf('hour');
   for (let i = 0; i < 26; i++) {
     const dt = first.plus({ hours: i });
-    const start = i === 0 ? now : dt.toMillis();
+    const start = i === 0 ? from : dt.toMillis();
     if (start >= latest) break;
     // A repeated hour (fall back) comes twice; the first is enough.
     if (out.length > 0 && out[out.length - 1]!.hour === dt.hour) continue;
@@ -77,7 +82,8 @@ export function slots(now: number, tz: string, latest: number, quiet: QuietHours
 
 /** The plan, or null when no allowed slot is left before `latest` (all of it is quiet). */
 export function planSend(p: PlanInput): Plan | null {
-  const allowed = slots(p.now, p.tz, p.latest, p.quiet);
+  const from = Math.max(p.now, p.notBefore ?? p.now);
+  const allowed = slots(from, p.tz, p.latest, p.quiet);
   if (allowed.length === 0) return null;
   const score = (s: Slot) => p.probs[s.hour] ?? 0;
   let best = allowed[0]!;
@@ -101,6 +107,6 @@ export function planSend(p: PlanInput): Plan | null {
   }
   const propensity = (chosen === greedy ? 1 - p.explore : 0) + p.explore * shareOf(chosen);
   const due =
-    chosen.start === p.now ? p.now : Math.min(chosen.start + p.minuteOffset * 60_000, p.latest - 60_000);
+    chosen.start === from ? from : Math.min(chosen.start + p.minuteOffset * 60_000, p.latest - 60_000);
   return { due: Math.max(p.now, due), hour: chosen.hour, bestHour: best.hour, propensity, explored };
 }
