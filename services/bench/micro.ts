@@ -13,8 +13,10 @@ import { createQueues, validatePayload } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
 import { Winner as WinnerSchema } from '../../shared/schemas/jobs.schema';
 import { parseEvent } from '../../shared/validate';
-import { createState } from '../state';
 import { dueTime } from '../timing/send-time';
+import { predictedPlan } from '../pipeline/send-time';
+import { addEvidence, emptyCounters, HOURS } from '../timing/engagement';
+import { createState } from '../state';
 import { filterPayload, CAMPAIGN_CANDIDATE } from './refs';
 import { info } from './redis';
 import { seedStores, seedUsers, ZONES } from './seed';
@@ -44,6 +46,37 @@ export function runMicro(scale = 1): MicroFigure[] {
   const due = time(Math.round(10_000 * scale), (i) =>
     dueTime({ now, tz: ZONES[i % ZONES.length]!, mode: 'local-hour', localHour: 10, deadline }),
   );
+  // Planning a predicted send per user: the posterior over 24 hours and the next 24 local hour starts
+  // (luxon), against today's fixed-hour booking with its per-zone memo.
+  const prior = Array.from({ length: HOURS }, (_, h) => 10 + h);
+  const counters = emptyCounters();
+  for (let k = 0; k < 30; k++) addEvidence(counters, (k * 7) % HOURS, 1, now - k * 3_600_000, 30);
+  const opts = {
+    quiet: { start: 22, end: 8 },
+    explore: 0.05,
+    waitMargin: 0.2,
+    halfLifeDays: 30,
+    priorStrength: 4,
+    contactWindowMs: 20 * 3_600_000,
+  };
+  const booked = {
+    decisionId: 'push-x',
+    strategy: 's',
+    targetId: 't',
+    candidate: { ...CAMPAIGN_CANDIDATE, deadline },
+    score: 0.4,
+    at: now,
+  };
+  const planned = time(Math.round(5_000 * scale), (i) =>
+    predictedPlan(
+      opts,
+      now,
+      { userId: 'u', timeZone: ZONES[i % ZONES.length]!, locale: 'en', optIn: true, devices: [] },
+      { ...booked, decisionId: `push-${i}` },
+      { user: counters, zone: prior, all: prior },
+      'bulk',
+    ),
+  );
   const memo = new Map<string, number>();
   const dueMemo = time(Math.round(10_000 * scale), (i) => {
     const tz = ZONES[i % ZONES.length]!;
@@ -53,6 +86,12 @@ export function runMicro(scale = 1): MicroFigure[] {
       memo.set(tz, d);
     }
     return d;
+  });
+  out.push({
+    name: 'send-time: predicted plan per user',
+    us: planned,
+    reference: 'fixed-hour booking, dueTime memoised per zone',
+    refUs: dueMemo,
   });
   out.push({
     name: 'send-time: dueTime() per user',
@@ -202,6 +241,27 @@ export async function runRedisMicro(
       reference: 'one lookup per 100-trigger batch, per trigger',
       refUs: batched,
     });
+
+    // The engagement model's bytes per user: counters at 1, 4 and all 24 hours, against the user hash.
+    {
+      const m0 = Number((await info(plain, 'memory')).used_memory);
+      const n = Math.round(5_000 * scale);
+      const timing = createState(plain, `${prefix}-hours`).timing;
+      for (let u = 0; u < n; u += 500) {
+        const evidence = [];
+        for (let k = u; k < Math.min(n, u + 500); k++)
+          for (let h = 0; h < HOURS; h++)
+            evidence.push({ userId: `h${k}`, tz: 'UTC', hour: h, weight: 1, at: Date.now() });
+        await timing.record(evidence);
+      }
+      const bytes = (Number((await info(plain, 'memory')).used_memory) - m0) / n;
+      out.push({
+        name: 'state: engagement model bytes per user (all 24 hours)',
+        us: bytes,
+        reference: '24 float64 counters and times, raw',
+        refUs: HOURS * 16,
+      });
+    }
 
     // The user hash holds the devices JSON (an FCM token alone is ~152 bytes): over Redis's default
     // hash-max-listpack-value of 64 the hash becomes a hashtable.
