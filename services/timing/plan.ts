@@ -67,6 +67,20 @@ interface Slot {
  * or at `from` for the hour `from` falls in.
  */
 export function slots(from: number, tz: string, latest: number, quiet: QuietHours): Slot[] {
+  // A batch's users share `from` and `latest` (a campaign's now and deadline) and a few zones; luxon is
+  // the costliest step of planning, so each combination is stepped through once.
+  const key = `${from}|${tz}|${latest}|${quiet.start}-${quiet.end}`;
+  const hit = memo.get(key);
+  if (hit) return hit;
+  if (memo.size > 10_000) memo.clear();
+  const out = stepSlots(from, tz, latest, quiet);
+  memo.set(key, out);
+  return out;
+}
+
+const memo = new Map<string, Slot[]>();
+
+function stepSlots(from: number, tz: string, latest: number, quiet: QuietHours): Slot[] {
   const out: Slot[] = [];
   const first = DateTime.fromMillis(from, { zone: tz }).startOf('hour');
   for (let i = 0; i < 26; i++) {
