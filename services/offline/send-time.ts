@@ -24,6 +24,7 @@ import {
   HOURS,
   addEvidence,
   argmaxHour,
+  bestHour,
   effective,
   emptyCounters,
   posteriorAlpha,
@@ -200,7 +201,7 @@ export class Predictor {
       'global-mode': this.globalHour,
       'own-mode': argmaxHour(Array.from(own)),
       cohort: this.cohortHour[z] ?? argmaxHour(this.globalEffective),
-      herald: argmaxHour(mean),
+      herald: bestHour(mean),
     };
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Planning a send: the instant within [now, latest) at which a booked push goes out, in the user's IANA zone,
- * never in their quiet hours, at the hour the engagement model gives the highest probability of activity.
+ * never in their quiet hours, at the hour the engagement model scores best (its probability of activity with
+ * its neighbours', see hourScores).
  *
  * The slots are the starts of the next local hours, stepped in absolute time, so DST gaps (an hour that does
  * not exist) and repeats (an hour that happens twice) come out as the zone has them, and half-hour and
@@ -11,6 +12,7 @@
  * (1 - explore) for the best slot plus explore x its share. Pure; the caller passes the random draw.
  */
 import { DateTime } from 'luxon';
+import { hourScores } from './engagement';
 
 export interface QuietHours {
   /** Local hour quiet time starts (inclusive), 0-23. */
@@ -99,7 +101,8 @@ export function planSend(p: PlanInput): Plan | null {
   const from = Math.max(p.now, p.notBefore ?? p.now);
   const allowed = slots(from, p.tz, p.latest, p.quiet);
   if (allowed.length === 0) return null;
-  const score = (s: Slot) => p.probs[s.hour] ?? 0;
+  const scores = hourScores(p.probs);
+  const score = (s: Slot) => scores[s.hour] ?? 0;
   let best = allowed[0]!;
   for (const s of allowed) if (score(s) > score(best)) best = s;
   let greedy = best;
@@ -107,8 +110,10 @@ export function planSend(p: PlanInput): Plan | null {
     const current = allowed[0]!;
     if (current.start === p.now && score(best) <= score(current) * (1 + p.waitMargin)) greedy = current;
   }
-  const total = allowed.reduce((a, s) => a + score(s), 0);
-  const shareOf = (s: Slot) => (total > 0 ? score(s) / total : 1 / allowed.length);
+  // Exploration draws from the posterior predictive itself, each allowed hour by its own probability.
+  const prob = (s: Slot) => p.probs[s.hour] ?? 0;
+  const total = allowed.reduce((a, s) => a + prob(s), 0);
+  const shareOf = (s: Slot) => (total > 0 ? prob(s) / total : 1 / allowed.length);
   let chosen = greedy;
   const explored = p.draws[0] < p.explore;
   if (explored) {
