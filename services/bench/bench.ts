@@ -35,6 +35,8 @@ interface Results {
   addBulk: Record<string, AddBulkResult>;
   delayed?: DelayedResult;
   fanout: Record<string, FanoutResult>;
+  /** The same fan-outs with SEND_MODE=predicted (the engagement model plans each user's hour). */
+  fanoutPredicted?: Record<string, FanoutResult>;
   naive?: NaiveResult;
   latency?: LatencyResult;
   ingest?: IngestResult;
@@ -135,6 +137,10 @@ async function main(): Promise<void> {
           results.fanout[label(n)] = r;
           process.stdout.write(`\nwhere the time went (fan-out ${label(n)}):\n${renderTimings(r)}\n\n`);
         });
+        await part(`fan-out ${label(n)}, predicted send times`, async () => {
+          const r = await runFanout(ctx, n, args.fanoutTimeoutS, 'predicted');
+          (results.fanoutPredicted ??= {})[label(n)] = r;
+        });
       }
     }
     if (args.parts.has('naive')) {
@@ -198,6 +204,21 @@ async function main(): Promise<void> {
 function fillTable(t: Table, args: BenchArgs, r: Results): void {
   const naive = r.naive;
   const nl = naive ? `naive ${label(naive.users)}` : '';
+  for (const [n, p] of Object.entries(r.fanoutPredicted ?? {})) {
+    const f = r.fanout[n];
+    if (!f) continue;
+    const part = `fanout ${n} predicted`;
+    t.add(
+      part,
+      'wall time trigger -> all booked',
+      p.seconds,
+      's',
+      'fixed-hour booking, same users, same run',
+      f.seconds,
+    );
+    t.add(part, 'Redis commands per user', p.commandsPerUser, '', 'fixed-hour booking', f.commandsPerUser);
+    t.add(part, 'users booked', p.booked, '', 'fixed-hour booking', f.booked);
+  }
   for (const [n, f] of Object.entries(r.fanout)) {
     const part = `fanout ${n}`;
     const ab = r.addBulk[n];

@@ -98,9 +98,19 @@ export interface FanoutResult {
   profiles: Record<string, ProfileSummary>;
 }
 
-export async function runFanout(ctx: BenchContext, users: number, timeoutS: number): Promise<FanoutResult> {
-  const tag = `fanout ${label(users)}`;
-  const prefix = `${ctx.runId}-f${label(users)}`;
+/**
+ * `sendMode` 'predicted' books each user at their predicted hour (quiet hours off, so every eligible user
+ * is booked and the two runs book the same users), with engagement counters seeded for every user.
+ */
+export async function runFanout(
+  ctx: BenchContext,
+  users: number,
+  timeoutS: number,
+  sendMode: 'local-hour' | 'predicted' = 'local-hour',
+): Promise<FanoutResult> {
+  const predicted = sendMode === 'predicted';
+  const tag = `fanout ${label(users)}${predicted ? ' predicted' : ''}`;
+  const prefix = `${ctx.runId}-f${label(users)}${predicted ? 'p' : ''}`;
   const topicPrefix = `${prefix}.`;
   const { redis } = ctx;
   const keys = stateKeys(prefix);
@@ -113,6 +123,7 @@ export async function runFanout(ctx: BenchContext, users: number, timeoutS: numb
     idPrefix: 'u',
     count: users,
     indexed: true,
+    hours: predicted,
     onProgress: (done) => {
       if (done % 200_000 < 8000) say(`${tag}: seeded ${fmt(done)} users`);
     },
@@ -137,7 +148,9 @@ export async function runFanout(ctx: BenchContext, users: number, timeoutS: numb
     topicPrefix,
     brokers: ctx.kafka.brokers.join(','),
     concurrency: ctx.concurrency,
-    extra: { SEND_MODE: 'local-hour', SEND_LOCAL_HOUR: '10', BATCH_SIZE: '500' },
+    extra: predicted
+      ? { SEND_MODE: 'predicted', QUIET_HOURS: '0-0', BATCH_SIZE: '500' }
+      : { SEND_MODE: 'local-hour', SEND_LOCAL_HOUR: '10', BATCH_SIZE: '500' },
   });
   const names = STAGES.map((s) => s.worker);
   const procs = startWorkers(names, vars, ctx.logDir, ctx.profileDir);

@@ -96,6 +96,8 @@ export async function seedUsers(
     from?: number;
     count: number;
     indexed: boolean;
+    /** Also engagement-hour counters for each user (6 hours of evidence), as the predicted mode reads. */
+    hours?: boolean;
     onProgress?: (done: number) => void;
   },
 ): Promise<SeedResult> {
@@ -116,6 +118,16 @@ export async function seedUsers(
       p.hset(k, fields);
       p.pexpire(k, TTL.user);
       if (opts.indexed) p.zadd(keys.users, 0, id);
+      if (opts.hours) {
+        const minute = String(Math.floor(Date.now() / 60_000));
+        const hours: Record<string, string> = {};
+        for (const h of [i % 24, (i + 1) % 24, (i + 2) % 24, (i + 7) % 24, (i + 12) % 24, (i + 19) % 24]) {
+          hours[`v${h}`] = String(1 + (i % 5));
+          hours[`t${h}`] = minute;
+        }
+        p.hset(keys.hours(id), hours);
+        p.pexpire(keys.hours(id), TTL.hours);
+      }
       if (!optedOut(i) && !noDevice(i)) eligible++;
       raw += k.length;
       for (const [f, v] of Object.entries(fields)) raw += f.length + v.length;
