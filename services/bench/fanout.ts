@@ -189,7 +189,19 @@ export async function runFanout(
     let complete = false;
     try {
       for (;;) {
-        booked = await redis.zcard(keys.due);
+        // A predicted plan may choose the current hour: such users are delivered at once, so they count
+        // from the due set, inflight, or the sent counters.
+        const [due, inflight, stats] = await Promise.all([
+          redis.zcard(keys.due),
+          redis.zcard(keys.inflight),
+          redis.hgetall(keys.stats),
+        ]);
+        booked =
+          due +
+          inflight +
+          Object.entries(stats)
+            .filter(([k]) => k.startsWith('sent:'))
+            .reduce((a, [, v]) => a + Number(v), 0);
         if (booked >= seed.eligible) {
           complete = true;
           break;

@@ -36,6 +36,18 @@ export interface PredictedOptions {
 /** What push.sent records of a predicted plan. */
 export type PlanRecord = Pick<Plan, 'hour' | 'bestHour' | 'propensity' | 'explored'>;
 
+/**
+ * The last instant a push can go: the candidate's deadline, and the winner's life (it was offered a moment
+ * ago and lives one contact window; a tenth of it is left as margin).
+ */
+export function latestSend(
+  o: Pick<PredictedOptions, 'contactWindowMs'>,
+  now: number,
+  winner: Winner,
+): number {
+  return Math.min(winner.candidate.deadline ?? Infinity, now + 0.9 * o.contactWindowMs);
+}
+
 /** Pure: a user's plan from the model's counters, deterministic per push (a retry plans the same). */
 export function predictedPlan(
   o: PredictedOptions,
@@ -52,12 +64,10 @@ export function predictedPlan(
     cohortStrength: DEFAULT_ENGAGEMENT.cohortStrength,
   });
   const rnd = seededRandom(winner.decisionId);
-  // The winner was offered a moment ago and lives one contact window; leave a tenth of it as margin.
-  const winnerEnd = now + 0.9 * o.contactWindowMs;
   return planSend({
     now,
     tz: user.timeZone,
-    latest: Math.min(winner.candidate.deadline ?? Infinity, winnerEnd),
+    latest: latestSend(o, now, winner),
     ...(windowEnd !== undefined ? { notBefore: windowEnd } : {}),
     probs: posteriorMean(alpha),
     quiet: o.quiet,
@@ -116,7 +126,11 @@ export function createSendTimeStage(deps: {
           windowEnds.get(userId),
         );
         if (!plan) {
-          drops.push({ userId, reason: 'quiet_hours', strategy: winner.strategy, targetId: winner.targetId });
+          // Nothing left between the end of the user's open window (if any) and the latest send, or only quiet hours.
+          const windowEnd = windowEnds.get(userId);
+          const reason =
+            windowEnd !== undefined && windowEnd >= latestSend(o, now, winner) ? 'cooldown' : 'quiet_hours';
+          drops.push({ userId, reason, strategy: winner.strategy, targetId: winner.targetId });
           continue;
         }
         const record: PlanRecord = {
