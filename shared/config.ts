@@ -119,6 +119,13 @@ export const baseConfigShape = {
     .default('system'),
   /** Real epoch ms at which an accelerated clock reads its simulated start. */
   CLOCK_EPOCH_MS: z.coerce.number().int().positive().optional(),
+  /**
+   * Share of users whose campaign-lane decisions are traced for `explain` (by a hash of the user id, so a
+   * traced user is traced at every stage). Real-time decisions are always traced. Default 0.01.
+   */
+  TRACE_CAMPAIGN_SHARE: z.coerce.number().min(0).max(1).default(0.01),
+  /** Days a user's decision trace is kept (it is also capped at about 64 entries per user). Default 7. */
+  TRACE_DAYS: z.coerce.number().positive().max(90).default(7),
   /** pino log level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

@@ -28,6 +28,8 @@ export const TTL = {
 /** Capped streams: the approximate number of entries kept. */
 export const CAP = {
   filterLog: 100_000,
+  /** A user's decision trace: the newest entries kept. */
+  trace: 64,
 } as const;
 
 export function stateKeys(prefix: string) {
@@ -124,6 +126,13 @@ export function stateKeys(prefix: string) {
      * the push goes out; removed when the user is delivered. Bounded by the booked users.
      */
     plans: k('send:plans'),
+
+    // ---- trace (services/state/trace.store.ts)
+    /**
+     * stream: the user's decision trace (field `e`, JSON TraceEntry), one entry per step a stage took for
+     * them. Capped at about CAP.trace entries; expires TRACE_DAYS after the last entry.
+     */
+    trace: (userId: string) => k(`trace:${userId}`),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

@@ -55,6 +55,7 @@ export function boot(name: string): Runtime {
     clock,
     deliveryWindows(config),
     config.ENGAGEMENT_HALF_LIFE_DAYS,
+    { campaignShare: config.TRACE_CAMPAIGN_SHARE, days: config.TRACE_DAYS },
   );
   return {
     config,

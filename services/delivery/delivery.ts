@@ -44,6 +44,7 @@ export function startDelivery(o: DeliveryOptions) {
     batchSize: o.batchSize,
     leaseRealMs: o.leaseMs,
     logger: o.logger,
+    ...(o.trace ? { trace: o.trace } : {}),
   });
   const outbox = createOutboxPublisher({
     delivery: o.state.delivery,

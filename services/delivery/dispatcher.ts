@@ -15,7 +15,7 @@ import type { Logger } from '../../shared/logger';
 import { PushSentV1, type PushSent } from '../../shared/schemas/events.schema';
 import type { Winner } from '../../shared/schemas/jobs.schema';
 import type { StrategyPlugin } from '../strategies';
-import type { DropRecord, Reservation, State, UserState } from '../state';
+import type { DropRecord, Reservation, State, Tracer, TraceInput, UserState } from '../state';
 import { dropReason } from '../pipeline/filter';
 import type { PushSink } from './sink';
 
@@ -29,6 +29,8 @@ export interface DispatcherDeps {
   /** Real milliseconds a claimed batch stays leased to this process. Default 30000. */
   leaseRealMs?: number;
   logger: Logger;
+  /** Records each traced user's delivery (sent, withdrawn, dropped) for `explain`. */
+  trace?: Tracer;
 }
 
 export interface TickResult {
@@ -104,6 +106,66 @@ export function toSend(planned: readonly PushSent[], reservations: readonly Rese
   return out;
 }
 
+const WITHDRAWN: Record<string, string> = {
+  sent: 'this push id was already sent (a replay or a duplicate decided it again)',
+  taken: 'another push took the contact window',
+  busy: 'a live delivery holds this user',
+};
+
+/** Pure: the trace entries of one delivery batch, for users traced in their winner's lane. */
+export function deliveryTrace(
+  tracer: Pick<Tracer, 'traced'>,
+  winners: ReadonlyMap<string, Winner>,
+  pushes: readonly PushSent[],
+  reservations: readonly Reservation[],
+  out: readonly PushSent[],
+  drops: readonly DropRecord[],
+): Array<{ userId: string; entry: TraceInput }> {
+  const traced = (userId: string) => tracer.traced(userId, winners.get(userId)?.lane ?? 'bulk');
+  const entries: Array<{ userId: string; entry: TraceInput }> = [];
+  for (const p of out) {
+    if (!traced(p.userId)) continue;
+    entries.push({
+      userId: p.userId,
+      entry: {
+        stage: 'delivery',
+        what: 'sent',
+        strategy: p.strategy,
+        targetId: p.targetId,
+        detail: { pushId: p.pushId, candidate: `${p.candidate.kind}:${p.candidate.id}`, title: p.title },
+      },
+    });
+  }
+  pushes.forEach((p, i) => {
+    const state = reservations[i]?.state;
+    if (!state || state === 'new' || state === 'pending' || !traced(p.userId)) return;
+    entries.push({
+      userId: p.userId,
+      entry: {
+        stage: 'delivery',
+        what: state === 'busy' ? 'deferred' : 'withdrawn',
+        strategy: p.strategy,
+        targetId: p.targetId,
+        detail: { pushId: p.pushId, why: WITHDRAWN[state] ?? state },
+      },
+    });
+  });
+  for (const d of drops) {
+    if (!traced(d.userId)) continue;
+    entries.push({
+      userId: d.userId,
+      entry: {
+        stage: 'delivery',
+        what: 'dropped',
+        strategy: d.strategy,
+        targetId: d.targetId,
+        detail: { reason: d.reason },
+      },
+    });
+  }
+  return entries;
+}
+
 export function createDispatcher(deps: DispatcherDeps) {
   const { users, decisions, delivery, telemetry } = deps.state;
   const leaseMs = (deps.leaseRealMs ?? 30_000) * deps.clock.speed;
@@ -139,6 +201,8 @@ export function createDispatcher(deps: DispatcherDeps) {
         .filter((_, i) => reservations[i]?.state === 'sent')
         .map((p) => ({ userId: p.userId, decisionId: p.pushId })),
     );
+    if (deps.trace)
+      await deps.trace.record(deliveryTrace(deps.trace, winners, pushes, reservations, out, drops));
     if (out.length > 0) deps.logger.debug({ sent: out.length, claimed: ids.length }, 'delivered');
     return { claimed: ids.length, sent: out.length };
   }

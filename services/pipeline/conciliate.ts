@@ -6,7 +6,8 @@
 import { stableId } from '../../shared/ids';
 import type { StageHandler } from '../../shared/stage';
 import type { CandidatePick, Winner } from '../../shared/schemas/jobs.schema';
-import type { DecisionsStore } from '../state';
+import type { DecisionsStore, Tracer } from '../state';
+import type { Lane } from '../../shared/queue-factory';
 
 /** The decision id is the push id: the same trigger for the same user always yields the same push. */
 export function decisionId(strategy: string, targetId: string, userId: string): string {
@@ -14,7 +15,10 @@ export function decisionId(strategy: string, targetId: string, userId: string): 
 }
 
 /** Pure: the winner offers of a batch of picks. */
-export function offers(picks: readonly CandidatePick[]): Array<{ userId: string; winner: Winner }> {
+export function offers(
+  picks: readonly CandidatePick[],
+  lane?: Lane,
+): Array<{ userId: string; winner: Winner }> {
   return picks.flatMap((p) =>
     p.userIds.map((userId, i) => ({
       userId,
@@ -25,6 +29,7 @@ export function offers(picks: readonly CandidatePick[]): Array<{ userId: string;
         candidate: p.candidate,
         score: p.scores[i] ?? 0,
         at: p.at,
+        ...(lane ? { lane } : {}),
       },
     })),
   );
@@ -32,10 +37,37 @@ export function offers(picks: readonly CandidatePick[]): Array<{ userId: string;
 
 export function createConciliateStage(deps: {
   decisions: Pick<DecisionsStore, 'offerWinners'>;
+  /** Records whether each traced user's candidate won the window, for `explain`. */
+  trace?: Tracer;
 }): StageHandler<'conciliate'> {
-  return async ({ picks }) => {
-    const won = await deps.decisions.offerWinners(offers(picks));
+  return async ({ picks }, ctx) => {
+    const offered = offers(picks, ctx.lane);
+    const won = await deps.decisions.offerWinners(offered);
     const userIds = [...new Set(won)];
+    if (deps.trace) {
+      const winners = new Set(won);
+      await deps.trace.record(
+        offered
+          .filter((o) => deps.trace!.traced(o.userId, ctx.lane))
+          .map(({ userId, winner: w }) => ({
+            userId,
+            entry: {
+              stage: 'conciliate' as const,
+              what: winners.has(userId) ? 'won' : 'lost',
+              strategy: w.strategy,
+              targetId: w.targetId,
+              detail: {
+                pushId: w.decisionId,
+                candidate: `${w.candidate.kind}:${w.candidate.id}`,
+                score: w.score,
+                ...(winners.has(userId)
+                  ? {}
+                  : { why: 'the window already holds a candidate that scores as high' }),
+              },
+            },
+          })),
+      );
+    }
     return userIds.length ? [{ queue: 'sendTime' as const, payload: { userIds } }] : [];
   };
 }

@@ -4,7 +4,7 @@
  * was sent).
  */
 import type { Feedback } from '../../shared/schemas/events.schema';
-import type { State } from '../state';
+import type { State, Tracer } from '../state';
 import {
   DEFAULT_ENGAGEMENT,
   activityEvidence,
@@ -16,8 +16,27 @@ export async function foldFeedback(
   state: Pick<State, 'telemetry' | 'users' | 'timing'>,
   events: readonly Feedback[],
   weights: EvidenceWeights = DEFAULT_ENGAGEMENT.weights,
+  trace?: Pick<Tracer, 'record'>,
 ): Promise<void> {
   const fresh = await state.telemetry.foldFeedback(events);
+  // Feedback is rare next to decisions (a few opens per hundred pushes): every user's is traced.
+  await trace?.record(
+    events.flatMap((e, i) =>
+      fresh[i]
+        ? [
+            {
+              userId: e.userId,
+              entry: {
+                stage: 'feedback' as const,
+                what: e.type,
+                strategy: e.strategy,
+                detail: { pushId: e.pushId, happenedAt: e.at },
+              },
+            },
+          ]
+        : [],
+    ),
+  );
   const activities: Activity[] = events.flatMap((e, i) =>
     fresh[i] && (e.type === 'opened' || e.type === 'clicked')
       ? [{ userId: e.userId, at: Date.parse(e.at), kind: e.type }]

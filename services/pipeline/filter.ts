@@ -4,7 +4,7 @@
  */
 import type { StageHandler } from '../../shared/stage';
 import type { Group } from '../../shared/schemas/jobs.schema';
-import type { DropRecord, State, UserState } from '../state';
+import type { DropRecord, State, Tracer, UserState } from '../state';
 
 export type DropReason = 'unknown_user' | 'opted_out' | 'no_device' | 'cooldown' | 'expired';
 
@@ -42,10 +42,12 @@ export function createFilterStage(deps: {
    * (predicted send times plan hours ahead). Default 0: any open window drops the user.
    */
   cooldownGraceMs?: number;
+  /** Records each traced user's drop and its reason for `explain`. */
+  trace?: Tracer;
 }): StageHandler<'filter'> {
   const { users: userStore, delivery, telemetry } = deps.state;
   const grace = deps.cooldownGraceMs ?? 0;
-  return async ({ groups }) => {
+  return async ({ groups }, ctx) => {
     const ids = [...new Set(groups.flatMap((g) => g.userIds))];
     const now = deps.now();
     const [users, contacted] = await Promise.all([
@@ -65,7 +67,25 @@ export function createFilterStage(deps: {
     }
     // A fan-out pages through the users index: who it finds without a profile (expired) leaves the index.
     const expired = drops.filter((d) => d.reason === 'unknown_user').map((d) => d.userId);
-    await Promise.all([telemetry.recordDrops(drops), userStore.forgetUsers(expired)]);
+    const traced = deps.trace
+      ? drops
+          .filter((d) => deps.trace!.traced(d.userId, ctx.lane))
+          .map((d) => ({
+            userId: d.userId,
+            entry: {
+              stage: 'filter' as const,
+              what: 'dropped',
+              strategy: d.strategy,
+              targetId: d.targetId,
+              detail: { reason: d.reason },
+            },
+          }))
+      : [];
+    await Promise.all([
+      telemetry.recordDrops(drops),
+      userStore.forgetUsers(expired),
+      deps.trace?.record(traced),
+    ]);
     return kept.length ? [{ queue: 'score' as const, payload: { groups: kept } }] : [];
   };
 }

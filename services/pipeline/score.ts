@@ -7,7 +7,7 @@ import { SchemaError } from '../../shared/errors';
 import type { StageHandler } from '../../shared/stage';
 import type { Candidate, CandidatePick, Group } from '../../shared/schemas/jobs.schema';
 import type { CandidateFeatures, StrategyPlugin } from '../strategies';
-import type { UsersStore, UserState } from '../state';
+import type { Tracer, TraceInput, UsersStore, UserState } from '../state';
 
 export type Scorer = (candidate: Candidate, user: UserState, features: CandidateFeatures) => number;
 
@@ -54,8 +54,10 @@ export function createScoreStage(deps: {
   users: Pick<UsersStore, 'getUsers'>;
   strategies: Map<string, StrategyPlugin>;
   scorer: Scorer;
+  /** Records each traced user's pick and its score for `explain`. */
+  trace?: Tracer;
 }): StageHandler<'score'> {
-  return async ({ groups }) => {
+  return async ({ groups }, ctx) => {
     const strategyOf = (g: Group) => {
       const s = deps.strategies.get(g.strategy);
       if (!s) throw new SchemaError(`group ${g.targetId}`, `unknown or disabled strategy ${g.strategy}`);
@@ -65,6 +67,31 @@ export function createScoreStage(deps: {
     const categories = groups.some((g) => strategyOf(g).usesCategories === true);
     const users = await deps.users.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
     const picks = groups.flatMap((g) => scoreGroup(g, users, strategyOf(g), deps.scorer));
+    if (deps.trace) {
+      const traced: Array<{ userId: string; entry: TraceInput }> = [];
+      const offered = new Map(groups.map((g) => [`${g.strategy}|${g.targetId}`, g.candidates.length]));
+      for (const p of picks) {
+        p.userIds.forEach((userId, i) => {
+          if (!deps.trace!.traced(userId, ctx.lane)) return;
+          traced.push({
+            userId,
+            entry: {
+              stage: 'score',
+              what: 'picked',
+              strategy: p.strategy,
+              targetId: p.targetId,
+              detail: {
+                candidate: `${p.candidate.kind}:${p.candidate.id}`,
+                category: p.candidate.category,
+                score: p.scores[i],
+                of: offered.get(`${p.strategy}|${p.targetId}`) ?? 0,
+              },
+            },
+          });
+        });
+      }
+      await deps.trace.record(traced);
+    }
     return picks.length ? [{ queue: 'conciliate' as const, payload: { picks } }] : [];
   };
 }

@@ -7,9 +7,10 @@
  * the engagement model, outside quiet hours, before the deadline and the end of the contact window; a
  * real-time push goes now unless a later hour is clearly better; a share of plans explore).
  */
+import { DateTime } from 'luxon';
 import type { StageHandler } from '../../shared/stage';
 import type { Winner } from '../../shared/schemas/jobs.schema';
-import type { DropRecord, State, UserState } from '../state';
+import type { DropRecord, State, Tracer, TraceInput, UserState } from '../state';
 import {
   DEFAULT_ENGAGEMENT,
   effective,
@@ -88,6 +89,8 @@ export function createSendTimeStage(deps: {
   predicted?: PredictedOptions;
   /** Called after a batch is booked, so delivery need not wait for its next poll. */
   onBooked?: () => void;
+  /** Records each traced user's planned send (or why none) for `explain`. */
+  trace?: Tracer;
 }): StageHandler<'sendTime'> {
   return async ({ userIds }, ctx) => {
     const [users, winners] = await Promise.all([
@@ -158,6 +161,49 @@ export function createSendTimeStage(deps: {
     }
     await deps.state.delivery.book(entries, ctx.lane);
     await deps.state.telemetry.recordDrops(drops);
+    if (deps.trace) {
+      const traced: Array<{ userId: string; entry: TraceInput }> = [];
+      const byUser = new Map(ready.map((r) => [r.userId, r]));
+      for (const e of entries) {
+        if (!deps.trace.traced(e.userId, ctx.lane)) continue;
+        const r = byUser.get(e.userId)!;
+        traced.push({
+          userId: e.userId,
+          entry: {
+            stage: 'send-time',
+            what: 'planned',
+            strategy: r.winner.strategy,
+            targetId: r.winner.targetId,
+            detail: {
+              mode: deps.mode,
+              due: e.due,
+              local: DateTime.fromMillis(e.due, { zone: r.user.timeZone }).toFormat('yyyy-MM-dd HH:mm ZZZZ'),
+              timeZone: r.user.timeZone,
+              ...(e.plan ? { plan: JSON.parse(e.plan) as unknown } : {}),
+            },
+          },
+        });
+      }
+      for (const d of drops) {
+        if (!deps.trace.traced(d.userId, ctx.lane)) continue;
+        traced.push({
+          userId: d.userId,
+          entry: {
+            stage: 'send-time',
+            what: 'dropped',
+            strategy: d.strategy,
+            targetId: d.targetId,
+            detail: { reason: d.reason },
+          },
+        });
+      }
+      for (const userId of userIds) {
+        if (byUser.has(userId) || !deps.trace.traced(userId, ctx.lane)) continue;
+        const why = users.has(userId) ? 'no winner any more (sent or expired)' : 'no profile';
+        traced.push({ userId, entry: { stage: 'send-time', what: 'skipped', detail: { why } } });
+      }
+      await deps.trace.record(traced);
+    }
     if (entries.length > 0) deps.onBooked?.();
     return [];
   };

@@ -4,13 +4,16 @@ import { chunk } from '../../shared/ids';
 import type { StageHandler } from '../../shared/stage';
 import type { Target } from '../../shared/schemas/jobs.schema';
 import type { Catalog, StrategyPlugin } from '../strategies';
+import type { TraceInput, Tracer } from '../state';
 
 export function createTargetStage(deps: {
   strategies: Map<string, StrategyPlugin>;
   catalog: Catalog;
   batchSize: number;
+  /** Records each user trigger's outcome for `explain`. */
+  trace?: Tracer;
 }): StageHandler<'target'> {
-  return async ({ triggers }) => {
+  return async ({ triggers }, ctx) => {
     const targets: Target[] = [];
     // Triggers of a batch share their catalog reads: many purchases name the same few categories.
     const stores = new Map<string, ReturnType<Catalog['storesInCategories']>>();
@@ -26,12 +29,30 @@ export function createTargetStage(deps: {
         return hit;
       },
     };
+    const traced: Array<{ userId: string; entry: TraceInput }> = [];
     for (const t of triggers) {
       const strategy = deps.strategies.get(t.strategy);
       if (!strategy) throw new SchemaError(`trigger ${t.triggerId}`, `unknown strategy ${t.strategy}`);
       const target = await strategy.target(t, catalog);
       if (target) targets.push(target);
+      if (t.userId && deps.trace?.traced(t.userId, ctx.lane)) {
+        traced.push({
+          userId: t.userId,
+          entry: {
+            stage: 'trigger',
+            what: target ? 'targeted' : 'no_candidates',
+            strategy: t.strategy,
+            targetId: t.triggerId,
+            detail: {
+              happenedAt: t.at,
+              candidates: target?.candidates.length ?? 0,
+              first: target?.candidates.slice(0, 3).map((c) => `${c.kind}:${c.id} (${c.category})`) ?? [],
+            },
+          },
+        });
+      }
     }
+    await deps.trace?.record(traced);
     // A campaign target pages through every user by itself, so it travels alone.
     const fanOut = targets.filter((t) => t.audience.kind === 'all');
     const single = targets.filter((t) => t.audience.kind === 'user');

@@ -12,6 +12,7 @@ import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
 import { createScheduleStore } from './schedule.store';
 import { createTelemetryStore } from './telemetry.store';
 import { createTimingStore } from './timing.store';
+import { createTraceStore, DEFAULT_TRACE, type TraceOptions } from './trace.store';
 import { createUsersStore } from './users.store';
 
 /** The config's defaults, for callers that do not decide delivery (readers, tests of other concerns). */
@@ -28,6 +29,7 @@ export function createState(
   windows: DeliveryWindows = DEFAULT_WINDOWS,
   /** Days after which an engagement event counts half. */
   engagementHalfLifeDays = 30,
+  trace: TraceOptions = DEFAULT_TRACE,
 ) {
   const keys = stateKeys(prefix);
   return {
@@ -38,6 +40,7 @@ export function createState(
     telemetry: createTelemetryStore(redis, keys),
     schedule: createScheduleStore(redis, keys),
     timing: createTimingStore(redis, keys, engagementHalfLifeDays),
+    trace: createTraceStore(redis, keys, clock, trace),
   };
 }
 
@@ -49,3 +52,4 @@ export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.sto
 export type { DropRecord, TelemetryStore } from './telemetry.store';
 export type { ScheduleStore } from './schedule.store';
 export type { Evidence, TimingStore } from './timing.store';
+export type { TraceEntry, TraceInput, TraceStage, TraceStore, Tracer } from './trace.store';

@@ -100,5 +100,7 @@ export const Winner = z.object({
   candidate: Candidate,
   score: z.number(),
   at: z.number().int().nonnegative(),
+  /** The lane it was decided in: delivery traces real-time pushes always, campaign ones for a sample. */
+  lane: z.enum(['realtime', 'bulk']).optional(),
 });
 export type Winner = z.infer<typeof Winner>;

@@ -22,6 +22,8 @@ async function main() {
       foldFeedback(
         rt.state,
         events.map((e) => e.event),
+        undefined,
+        rt.state.trace,
       ),
   });
   onShutdown(logger, [() => consumer.stop(), () => producer.disconnect(), () => rt.close()]);

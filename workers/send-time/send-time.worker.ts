@@ -27,6 +27,7 @@ async function main() {
     pollMs: config.SEND_POLL_MS,
     leaseMs: config.SEND_LEASE_MS,
     logger,
+    trace: rt.state.trace,
   });
   const worker = runStage({
     stage: 'sendTime',
@@ -35,6 +36,7 @@ async function main() {
     prefix: config.HERALD_PREFIX,
     handle: createSendTimeStage({
       onBooked: () => delivery.wake(),
+      trace: rt.state.trace,
       state: rt.state,
       now: () => clock.now(),
       mode: config.SEND_MODE,
