@@ -23,6 +23,8 @@ export const TTL = {
   hours: 120 * DAY,
   /** How long a campaign tick is remembered as fired, so replicas and restarts fire it once. */
   scheduleTick: 7 * DAY,
+  /** Re-drive markers: longer than the dead-letter topic keeps its letters (Kafka's default 7 days). */
+  redriven: 30 * DAY,
 } as const;
 
 /** Capped streams: the approximate number of entries kept. */
@@ -133,6 +135,13 @@ export function stateKeys(prefix: string) {
      * them. Capped at about CAP.trace entries; expires TRACE_DAYS after the last entry.
      */
     trace: (userId: string) => k(`trace:${userId}`),
+
+    // ---- operator actions (services/ops)
+    /**
+     * hash: dead letter id (`<partition>:<offset>` on the dead-letter topic) -> clock ms it was re-driven,
+     * so a letter goes back to its topic once. Expires TTL.redriven after the last re-drive.
+     */
+    redriven: k('ops:redriven'),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

@@ -4,6 +4,7 @@
  * decides. Every state-changing call is a dry run unless `dryRun: false` is given.
  */
 import type { QueueKey } from '../../shared/queue-catalog';
+import type { TraceEntry } from '../state';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 
@@ -73,8 +74,10 @@ export interface ReplayReport {
   replayed: number;
   /** Distinct users the selected jobs concern. */
   users: number;
-  /** Users who would get a push now under today's rules. */
+  /** Users who would get a push under today's rules (now, or after their quiet hours). */
   pushes: number;
+  /** Of those, users whose push waits for their quiet hours to end. */
+  deferred: number;
   /** Users who would get none, by reason. */
   dropped: Partial<Record<ReplayDrop, number>>;
   /** Per job: its users, pushes and drops (the first 100 jobs). */
@@ -83,6 +86,7 @@ export interface ReplayReport {
     id: string;
     users: number;
     pushes: number;
+    deferred: number;
     dropped: Partial<Record<ReplayDrop, number>>;
     /** Campaign pages whose users are not known until the job runs. */
     note?: string;
@@ -118,6 +122,8 @@ export interface DeadLetterDetail extends DeadLetterView {
 export interface RedriveRequest {
   ids?: string[];
   filter?: DeadLetterFilter;
+  /** A corrected event for one letter: re-driven instead of the letter's original bytes. */
+  fix?: { id: string; value: unknown };
   dryRun?: boolean;
   override?: boolean;
 }
@@ -155,16 +161,7 @@ export interface TopicReplayReport {
   copied: number;
 }
 
-export interface TraceEntry {
-  /** Herald clock ms. */
-  at: number;
-  stage: 'trigger' | 'filter' | 'score' | 'conciliate' | 'send-time' | 'delivery' | 'feedback';
-  /** What happened, e.g. 'dropped', 'picked', 'won', 'lost', 'planned', 'sent', 'withdrawn', 'opened'. */
-  what: string;
-  strategy?: string;
-  targetId?: string;
-  detail: Record<string, unknown>;
-}
+export type { TraceEntry };
 
 export interface Explanation {
   userId: string;
@@ -177,7 +174,7 @@ export interface Explanation {
   now: {
     winner: unknown;
     plan: unknown;
-    booked: { due: number; lane: 'realtime' | 'bulk' } | null;
+    booked: { due: number; lane: 'realtime' | 'bulk'; inflightUntil: number | null } | null;
     sent: Array<{ pushId: string; at: number }>;
   };
   /** One line per step, for people. */

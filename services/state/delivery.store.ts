@@ -191,6 +191,42 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
       await execOrThrow(p);
     },
 
+    /** Whether each (user, push id) was already sent, by the sent record (which outlives the window). */
+    async wereSent(pairs: ReadonlyArray<{ userId: string; pushId: string }>): Promise<boolean[]> {
+      if (pairs.length === 0) return [];
+      const p = redis.pipeline();
+      for (const { userId, pushId } of pairs) p.zscore(keys.sent(userId), pushId);
+      return (await execOrThrow(p)).map((v) => v !== null);
+    },
+
+    /** The user's sent record: push ids and when each was confirmed (clock ms), oldest first. */
+    async sentOf(userId: string): Promise<Array<{ pushId: string; at: number }>> {
+      const flat = await redis.zrange(keys.sent(userId), 0, -1, 'WITHSCORES');
+      const out: Array<{ pushId: string; at: number }> = [];
+      for (let i = 0; i < flat.length; i += 2) out.push({ pushId: flat[i]!, at: Number(flat[i + 1]) });
+      return out;
+    },
+
+    /** Where the user is booked for delivery now, if anywhere, with the plan kept for push.sent. */
+    async bookingOf(
+      userId: string,
+    ): Promise<{ due: number; lane: Lane; plan: string | null; inflightUntil: number | null } | null> {
+      const [rt, bulk, plan, inflight] = await Promise.all([
+        redis.zscore(keys.dueRealtime, userId),
+        redis.zscore(keys.due, userId),
+        redis.hget(keys.plans, userId),
+        redis.zscore(keys.inflight, userId),
+      ]);
+      const due = rt ?? bulk;
+      if (due === null && inflight === null) return null;
+      return {
+        due: due === null ? NaN : Number(due),
+        lane: rt !== null ? 'realtime' : 'bulk',
+        plan,
+        inflightUntil: inflight === null ? null : Number(inflight),
+      };
+    },
+
     /** The plans of these users' bookings (absent when booked without one). */
     async plans(userIds: readonly string[]): Promise<Map<string, string>> {
       if (userIds.length === 0) return new Map();

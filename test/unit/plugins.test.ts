@@ -90,6 +90,7 @@ describe('no strategy is spelled outside its own folder', () => {
     'services/ranking',
     'services/delivery',
     'services/state',
+    'services/ops',
   ];
 
   it.each(STRATEGY_NAMES)('%s', (name) => {
