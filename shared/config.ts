@@ -126,6 +126,11 @@ export const baseConfigShape = {
   TRACE_CAMPAIGN_SHARE: z.coerce.number().min(0).max(1).default(0.01),
   /** Days a user's decision trace is kept (it is also capped at about 64 entries per user). Default 7. */
   TRACE_DAYS: z.coerce.number().positive().max(90).default(7),
+  /**
+   * Port of this worker's Prometheus /metrics; 0 serves none. `npm run workers` gives each worker its own,
+   * counting up from this one in the order of shared/workers.ts. Default 9464.
+   */
+  METRICS_PORT: int(0, 65_535).default(9464),
   /** pino log level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { isRetriable } from './errors';
 import { stableId } from './ids';
 import type { Logger } from './logger';
+import { metrics } from './metrics';
 import {
   bullPrefix,
   enqueue,
@@ -63,6 +64,8 @@ export function runStage<K extends QueueKey>(opts: StageOptions<K>): Worker {
     queueName(stage),
     async (job: Job) => {
       const jobId = job.id ?? 'unknown';
+      metrics.stageJobs.inc({ stage, outcome: 'started' });
+      const timer = metrics.stageSeconds.startTimer({ stage });
       try {
         const payload = validatePayload(stage, job.data, `job ${stage}/${jobId}`);
         const started = performance.now();
@@ -77,9 +80,14 @@ export function runStage<K extends QueueKey>(opts: StageOptions<K>): Worker {
         const jobs = outs.map((o, i) => ({ priority, ...o, id: o.id ?? stableId(o.queue, stage, jobId, i) }));
         await enqueue(opts.queues, jobs);
         logger.debug({ jobId, out: jobs.length, ms: Math.round(performance.now() - started) }, 'batch done');
+        timer();
+        metrics.stageJobs.inc({ stage, outcome: 'completed' });
         return { out: jobs.length };
       } catch (err) {
         const { error, retry } = toJobError(err);
+        // The last attempt of a retriable failure also goes to the failed set.
+        const last = !retry || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        metrics.stageJobs.inc({ stage, outcome: last ? 'failed' : 'retried' });
         if (retry) logger.warn({ jobId, err, attempt: job.attemptsMade + 1 }, 'batch failed; will retry');
         else logger.error({ jobId, err }, 'permanent failure; job goes to the failed set');
         throw error;

@@ -36,3 +36,11 @@ export function workerPath(name: WorkerName): string {
 export function runAllPath(): string {
   return join(distRoot(), 'workers', 'run-all.js');
 }
+
+/**
+ * The /metrics port of a worker when several run on one host: `base` plus the worker's index in WORKERS;
+ * 0 stays 0 (no metrics).
+ */
+export function metricsPort(base: number, name: WorkerName): number {
+  return base > 0 ? base + WORKERS.indexOf(name) : 0;
+}

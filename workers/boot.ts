@@ -9,6 +9,7 @@ import { deliveryWindows } from '../shared/config';
 import { createDeadLetters, type DeadLetters } from '../shared/dead-letter';
 import { ConfigError } from '../shared/errors';
 import { createLogger, type Logger } from '../shared/logger';
+import { serveMetrics } from '../shared/metrics';
 import { closeQueues, createQueues, type Queues } from '../shared/queue-factory';
 import { checkRedisPolicy, createRedis } from '../shared/redis';
 import { bootHeraldConfig, type HeraldConfig } from '../services/config';
@@ -45,6 +46,7 @@ export function boot(name: string): Runtime {
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   void checkRedisPolicy(redis, logger);
   const queues = createQueues(redis, config.HERALD_PREFIX, logger);
+  const metricsServer = serveMetrics(config.METRICS_PORT, name, logger);
   // State gets a connection of its own: ioredis copies every defined script into each new pipeline, and
   // BullMQ defines dozens, which made each state pipeline about 13x dearer to build.
   const stateRedis = createRedis(config.REDIS_URL, `herald-${name}-state`);
@@ -79,6 +81,8 @@ export function boot(name: string): Runtime {
       };
     },
     async close() {
+      const server = await metricsServer;
+      server?.close();
       await closeQueues(queues);
       await stateRedis.quit();
       await redis.quit();

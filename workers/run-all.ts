@@ -3,15 +3,18 @@
  * SIGTERM or SIGINT stops them all (each finishes its active jobs).
  */
 import { startChild, type Child } from '../shared/process';
-import { WORKERS, workerPath, type WorkerName } from '../shared/workers';
+import { WORKERS, metricsPort, workerPath, type WorkerName } from '../shared/workers';
 
 function main() {
   const children = new Map<WorkerName, Child>();
   let stopping = false;
+  // Each worker serves /metrics on its own port, counting up from METRICS_PORT (0: none).
+  const base = Number(process.env.METRICS_PORT ?? 9464);
   const start = (name: WorkerName) => {
     const child = startChild(process.execPath, {
       name,
       args: [workerPath(name), ...process.argv.slice(2)],
+      env: { METRICS_PORT: String(metricsPort(base, name)) },
       output: 'inherit',
     });
     children.set(name, child);

@@ -12,6 +12,7 @@
  */
 import type { Clock } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
+import { metrics } from '../../shared/metrics';
 import { PushSentV1, type PushSent } from '../../shared/schemas/events.schema';
 import type { Winner } from '../../shared/schemas/jobs.schema';
 import type { StrategyPlugin } from '../strategies';
@@ -195,6 +196,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       out.map((p) => ({ userId: p.userId, pushId: p.pushId, strategy: p.strategy, json: JSON.stringify(p) })),
       ids,
     );
+    for (const p of out) metrics.pushes.inc({ strategy: p.strategy });
     await telemetry.recordDrops(drops);
     await decisions.dropWinners(
       pushes

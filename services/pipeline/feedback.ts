@@ -4,6 +4,7 @@
  * was sent).
  */
 import type { Feedback } from '../../shared/schemas/events.schema';
+import { metrics } from '../../shared/metrics';
 import type { State, Tracer } from '../state';
 import {
   DEFAULT_ENGAGEMENT,
@@ -19,6 +20,9 @@ export async function foldFeedback(
   trace?: Pick<Tracer, 'record'>,
 ): Promise<void> {
   const fresh = await state.telemetry.foldFeedback(events);
+  events.forEach((e, i) => {
+    if (fresh[i]) metrics.feedback.inc({ strategy: e.strategy, type: e.type });
+  });
   // Feedback is rare next to decisions (a few opens per hundred pushes): every user's is traced.
   await trace?.record(
     events.flatMap((e, i) =>

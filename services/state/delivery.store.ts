@@ -350,6 +350,26 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
       return { due: due! + dueRealtime!, inflight: inflight!, outbox: outbox! };
     },
 
+    /**
+     * Per lane: users booked (due now or later), users due now, and how long the oldest due one has waited
+     * (clock ms; 0 when none is due).
+     */
+    async dueStats(
+      now: number,
+    ): Promise<Record<Lane, { booked: number; due: number; oldestWaitMs: number }>> {
+      const p = redis.pipeline();
+      for (const k of [keys.dueRealtime, keys.due]) {
+        p.zcard(k).zcount(k, '-inf', now).zrange(k, 0, 0, 'WITHSCORES');
+      }
+      const r = await execOrThrow(p);
+      const lane = (i: number) => {
+        const first = r[i + 2] as string[];
+        const oldest = first.length === 2 ? Number(first[1]) : Infinity;
+        return { booked: r[i] as number, due: r[i + 1] as number, oldestWaitMs: Math.max(0, now - oldest) };
+      };
+      return { realtime: lane(0), bulk: lane(3) };
+    },
+
     /** Removes publishers that hold nothing and were idle longer than `idleMs` (processes that are gone). */
     async forgetIdlePublishers(idleMs: number): Promise<number> {
       await ensureGroup();

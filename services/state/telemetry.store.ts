@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import type { Redis, Result } from 'ioredis';
 import { CAP, TTL, type StateKeys } from '../../shared/keys';
 import type { Feedback } from '../../shared/schemas/events.schema';
+import { metrics } from '../../shared/metrics';
 import { COMMON_SCRIPTS, defineScripts, execOrThrow } from './redis';
 
 declare module 'ioredis' {
@@ -92,6 +93,7 @@ export function createTelemetryStore(redis: Redis, keys: StateKeys) {
         );
       }
       await execOrThrow(p);
+      for (const d of drops) metrics.drops.inc({ reason: d.reason, strategy: d.strategy });
     },
 
     /** Folds feedback events, each once; returns, per event, whether it was new. */

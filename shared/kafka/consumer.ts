@@ -9,6 +9,7 @@ import type { DeadLetters, Refused } from '../dead-letter';
 import type { Logger } from '../logger';
 import { topicName, type TopicEvent, type TopicKey } from '../topics';
 import { parseEvent } from '../validate';
+import { metrics, reasonClass } from '../metrics';
 
 export interface Consumed<K extends TopicKey = TopicKey> {
   topic: K;
@@ -123,6 +124,16 @@ async function run<K extends TopicKey>(
           'dead-lettered',
         );
       }
+      metrics.events.inc({ topic: key, outcome: 'accepted' }, good.length);
+      if (refused.length > 0) {
+        metrics.events.inc({ topic: key, outcome: 'dead' }, refused.length);
+        for (const r of refused) metrics.deadLetters.inc({ topic: key, reason: reasonClass(r.reason) });
+      }
+      const lag = BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n;
+      metrics.consumerLag.set(
+        { group: opts.groupId, topic: key, partition: String(batch.partition) },
+        Number(lag > 0n ? lag : 0n),
+      );
       opts.onBatch?.({ ok: good.length, refused: refused.length });
     },
   });

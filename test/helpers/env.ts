@@ -35,6 +35,8 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     STAGE_LOCK_MS: '5000',
     SEND_LEASE_MS: '3000',
     LOG_LEVEL: 'warn',
+    // Tests run many pipelines on one machine: no /metrics port unless a test asks for one.
+    METRICS_PORT: '0',
     // Campaigns start when a test says so; the scheduler's own cron stays out of the way (1 January).
     DAILY_SALE_CRON: '0 0 1 1 *',
     CAMPAIGN_CATCHUP_MINUTES: '1',

@@ -1,6 +1,6 @@
 /** Starts Herald's real worker processes (node dist/workers/...) with a test's environment. */
 import { startChild, type Child } from '../../shared/process';
-import { WORKERS, workerPath, type WorkerName } from '../../shared/workers';
+import { WORKERS, metricsPort, workerPath, type WorkerName } from '../../shared/workers';
 
 export const ALL_WORKERS: readonly WorkerName[] = WORKERS;
 
@@ -28,7 +28,10 @@ export class Workers {
   constructor(private readonly vars: Record<string, string>) {}
 
   start(names: readonly WorkerName[] = ALL_WORKERS): this {
-    for (const n of names) this.running.set(n, startWorker(n, this.vars));
+    const base = Number(this.vars.METRICS_PORT ?? 0);
+    for (const n of names) {
+      this.running.set(n, startWorker(n, { ...this.vars, METRICS_PORT: String(metricsPort(base, n)) }));
+    }
     return this;
   }
 

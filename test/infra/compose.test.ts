@@ -151,6 +151,15 @@ function checkDockerfile(dockerfile: string): void {
   expect(lines.some((l) => /^COPY\s+--from=\S+\s+\S*dist\b/i.test(l))).toBe(true);
 }
 
+/** Prometheus scrapes every worker's /metrics, by its compose service name, on the default METRICS_PORT. */
+function checkScrape(prometheusYml: string): void {
+  const cfg = parse(prometheusYml) as {
+    scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }>;
+  };
+  const targets = cfg.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+  expect([...targets].sort()).toEqual(WORKERS.map((w) => `${w}:9464`).sort());
+}
+
 // --- the tests -------------------------------------------------------------------------------------------
 
 describe('docker-compose.yml', () => {
@@ -164,6 +173,14 @@ describe('docker-compose.yml', () => {
   it('builds every worker from the same image', () => checkOneImage(doc));
   it('points workers at the compose Redis and Kafka, after health checks and topic creation', () =>
     checkWiring(doc));
+  it('has Prometheus scrape every worker, and runs Prometheus and Grafana with the files in infra/', () => {
+    checkScrape(readRoot('infra/prometheus/prometheus.yml'));
+    expect(doc.services.prometheus?.image).toMatch(/^prom\/prometheus:/);
+    expect(doc.services.grafana?.image).toMatch(/^grafana\/grafana:/);
+    const panels = (JSON.parse(readRoot('infra/grafana/dashboards/herald.json')) as { panels: unknown[] })
+      .panels;
+    expect(panels.length).toBeGreaterThan(0);
+  });
 });
 
 describe('Dockerfile', () => {
@@ -228,6 +245,11 @@ describe('the checks fail on a broken file', () => {
     const eager = clone(doc);
     eager.services.ingest!.depends_on = { kafka: { condition: 'service_started' } };
     expect(() => checkWiring(eager)).toThrow();
+  });
+
+  it('scrape: a worker missing from Prometheus', () => {
+    const yml = readRoot('infra/prometheus/prometheus.yml').replace(/\n\s*- send-time:9464/, '');
+    expect(() => checkScrape(yml)).toThrow();
   });
 
   it('dockerfile: single stage, or without npm ci', () => {

@@ -4,6 +4,7 @@
  */
 import { deliveryWindows } from '../../shared/config';
 import { createKafka, createProducer } from '../../shared/kafka/client';
+import { dueGauges } from '../../shared/metrics';
 import { onShutdown } from '../../shared/shutdown';
 import { runStage } from '../../shared/stage';
 import { startDelivery } from '../../services/delivery/delivery';
@@ -54,6 +55,7 @@ async function main() {
     concurrency: config.STAGE_CONCURRENCY,
     lockMs: config.STAGE_LOCK_MS,
   });
+  dueGauges(() => rt.state.delivery.dueStats(clock.now()));
   onShutdown(logger, [
     () => worker.close(),
     () => delivery.stop(),
