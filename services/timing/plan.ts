@@ -70,28 +70,43 @@ interface Slot {
  */
 export function slots(from: number, tz: string, latest: number, quiet: QuietHours): Slot[] {
   // A batch's users share `from` and `latest` (a campaign's now and deadline) and a few zones; luxon is
-  // the costliest step of planning, so each combination is stepped through once.
+  // the costliest step of planning, so each combination is looked up once, and the local hours after the
+  // one `from` falls in are stepped through once per zone and hour, whatever the batch.
   const key = `${from}|${tz}|${latest}|${quiet.start}-${quiet.end}`;
   const hit = memo.get(key);
   if (hit) return hit;
   if (memo.size > 10_000) memo.clear();
-  const out = stepSlots(from, tz, latest, quiet);
+  const hourStart = DateTime.fromMillis(from, { zone: tz }).startOf('hour').toMillis();
+  const baseKey = `${tz}|${hourStart}|${quiet.start}-${quiet.end}`;
+  let base = hours.get(baseKey);
+  if (!base) {
+    if (hours.size > 10_000) hours.clear();
+    base = stepSlots(hourStart, tz, quiet);
+    hours.set(baseKey, base);
+  }
+  const out: Slot[] = [];
+  for (const s of base) {
+    // The hour `from` falls in starts at `from`.
+    const start = s.start === hourStart ? from : s.start;
+    if (start >= latest) break;
+    out.push(start === s.start ? s : { start, hour: s.hour });
+  }
   memo.set(key, out);
   return out;
 }
 
 const memo = new Map<string, Slot[]>();
+const hours = new Map<string, Slot[]>();
 
-function stepSlots(from: number, tz: string, latest: number, quiet: QuietHours): Slot[] {
+/** The starts of the 26 local hours from `hourStart` (a local hour's start), outside quiet hours. */
+function stepSlots(hourStart: number, tz: string, quiet: QuietHours): Slot[] {
   const out: Slot[] = [];
-  const first = DateTime.fromMillis(from, { zone: tz }).startOf('hour');
+  const first = DateTime.fromMillis(hourStart, { zone: tz });
   for (let i = 0; i < 26; i++) {
     const dt = first.plus({ hours: i });
-    const start = i === 0 ? from : dt.toMillis();
-    if (start >= latest) break;
     // A repeated hour (fall back) comes twice; the first is enough.
     if (out.length > 0 && out[out.length - 1]!.hour === dt.hour) continue;
-    if (!isQuiet(dt.hour, quiet)) out.push({ start, hour: dt.hour });
+    if (!isQuiet(dt.hour, quiet)) out.push({ start: dt.toMillis(), hour: dt.hour });
   }
   return out;
 }
