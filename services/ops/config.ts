@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { bootConfig, parseConfig } from '../../shared/config';
+import { ConfigError } from '../../shared/errors';
 import { heraldConfigSchema } from '../config';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -31,7 +32,16 @@ export const opsConfigSchema = heraldConfigSchema.extend(opsConfigShape);
 export type OpsConfig = z.infer<typeof opsConfigSchema>;
 
 export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
-  return parseConfig(opsConfigSchema, env);
+  try {
+    return parseConfig(opsConfigSchema, env);
+  } catch (err) {
+    // parseConfig quotes the bad value; a secret's stays out of the line (and so out of any log).
+    const secret = env.HERALD_OPS_BOOTSTRAP_TOKEN;
+    if (err instanceof ConfigError && secret !== undefined) {
+      throw new ConfigError(err.message.split(JSON.stringify(secret)).join('(hidden)'));
+    }
+    throw err;
+  }
 }
 
 /** loadOpsConfig for the entry point: on a bad value print one line and exit 78. */

@@ -1,6 +1,7 @@
 import { parseArgs, type Call } from '../../services/ops/cli/args';
 import { formatAnswer } from '../../services/ops/cli/format';
 import { runCli } from '../../services/ops/cli/herald';
+import { loadOpsConfig } from '../../services/ops/config';
 import { ACTIONS, mayCall, ROLES } from '../../services/ops/http/roles';
 import { FailedQuery, Instant, ReplayBody } from '../../services/ops/http/schemas';
 import type { ReplayReport } from '../../services/ops/api';
@@ -150,5 +151,25 @@ describe('request schemas', () => {
     expect(FailedQuery.safeParse({ queu: 'filter' }).success).toBe(false);
     expect(ReplayBody.safeParse({ jobs: [{ queue: 'filter', id: 'a' }], overide: true }).success).toBe(false);
     expect(ReplayBody.safeParse({ dryRun: false }).success).toBe(false);
+  });
+});
+
+describe('ops config', () => {
+  it('has defaults, and stops on a bad value with one line naming it', () => {
+    const c = loadOpsConfig({});
+    expect(c).toMatchObject({
+      OPS_PORT: 7070,
+      OPS_HOST: '127.0.0.1',
+      OPS_MAX_REPLAY: 1000,
+      OPS_RATE_LIMIT: 10,
+      OPS_RATE_WINDOW_MS: 60_000,
+    });
+    expect(c.HERALD_OPS_BOOTSTRAP_TOKEN).toBeUndefined();
+    expect(c.BATCH_SIZE).toBe(500);
+    expect(() => loadOpsConfig({ OPS_MAX_REPLAY: '0' })).toThrow(/^config: OPS_MAX_REPLAY="0" is invalid: /);
+    // The secret is not repeated in the line.
+    expect(() => loadOpsConfig({ HERALD_OPS_BOOTSTRAP_TOKEN: 'short-secret' })).toThrow(
+      /^config: HERALD_OPS_BOOTSTRAP_TOKEN=\(hidden\) is invalid: at least 24 characters$/,
+    );
   });
 });
