@@ -11,7 +11,7 @@ export interface RateDecision {
   allowed: boolean;
   /** Calls left in the window after this one (0 when refused). */
   remaining: number;
-  /** When refused: milliseconds until the window ends. */
+  /** When refused: real milliseconds until the window ends (what Retry-After says). */
   retryAfterMs: number;
 }
 
@@ -52,7 +52,7 @@ export function createRateLimiter({
       const [err, count] = (res?.[0] ?? [null, 0]) as [Error | null, number];
       if (err) throw err;
       if (count <= limit) return { allowed: true, remaining: limit - count, retryAfterMs: 0 };
-      return { allowed: false, remaining: 0, retryAfterMs: (window + 1) * windowMs - now };
+      return { allowed: false, remaining: 0, retryAfterMs: ttlMs(clock, (window + 1) * windowMs - now) };
     },
   };
 }

@@ -1,5 +1,6 @@
 /** ops: the operator API (services/ops/http) as its own process, on OPS_HOST:OPS_PORT. */
 import { Redis } from 'ioredis';
+import { systemClock } from '../../shared/clock';
 import { createKafka } from '../../shared/kafka/client';
 import { onShutdown } from '../../shared/shutdown';
 import { createAuditLog } from '../../services/ops/audit';
@@ -35,10 +36,12 @@ async function main() {
     ops,
     tokens: createTokenStore({ redis, prefix, clock, bootstrapToken: opsConfig.HERALD_OPS_BOOTSTRAP_TOKEN }),
     audit: createAuditLog({ redis, prefix, clock }),
+    // The rate limit protects the running system from calls in real time, also under the simulator's
+    // accelerated clock, whose minute would be a few real milliseconds.
     limiter: createRateLimiter({
       redis,
       prefix,
-      clock,
+      clock: systemClock,
       limit: opsConfig.OPS_RATE_LIMIT,
       windowMs: opsConfig.OPS_RATE_WINDOW_MS,
     }),
