@@ -463,6 +463,38 @@ describe('operator API transport', () => {
     expect((failure?.err as { message?: string } | undefined)?.message).toBe('boom for u-42');
   });
 
+  it('says so when a call was carried out but its audit record could not be written', async () => {
+    const broken = buildServer({
+      ops: fake.ops,
+      tokens,
+      audit: { append: () => Promise.reject(new Error('redis gone')), list: audit.list },
+      limiter: createRateLimiter({
+        redis: ns.redis,
+        prefix: ns.prefix,
+        clock,
+        limit: 100,
+        windowMs: WINDOW_MS,
+      }),
+      logger,
+    });
+    const url = await broken.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const res = await fetch(`${url}/api/v1/jobs/replay`, {
+        method: 'POST',
+        headers: { ...as(operator), 'content-type': 'application/json' },
+        body: JSON.stringify({ filter: {}, dryRun: false }),
+      });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({
+        error:
+          'jobs.replay was carried out, but its audit record could not be written; see the ops server log',
+      });
+      expect(fake.calls.at(-1)).toEqual({ method: 'replay', args: [{ filter: {}, dryRun: false }] });
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('serves the herald CLI on a real port', async () => {
     const server = buildServer({
       ops: fake.ops,

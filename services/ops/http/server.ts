@@ -50,7 +50,7 @@ export interface ServerDeps {
 /** A refusal of the transport itself (authentication, role, rate limit), with its status and headers. */
 class HttpError extends Error {
   constructor(
-    readonly status: 401 | 403 | 404 | 429,
+    readonly status: 401 | 403 | 404 | 429 | 500,
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
@@ -109,7 +109,26 @@ export function buildServer({
     dryRun: boolean,
     result: Record<string, unknown>,
   ): Promise<void> {
-    await audit.append({ actor: { ...actor }, action, request, dryRun, result });
+    try {
+      await audit.append({ actor: { ...actor }, action, request, dryRun, result });
+    } catch (err) {
+      // The call already happened and cannot be undone: say so, rather than a 500 the operator would read
+      // as "nothing happened" and retry.
+      logger.error(
+        {
+          action,
+          token: actor.tokenId,
+          dryRun,
+          result,
+          err: { type: (err as Error).name, message: (err as Error).message },
+        },
+        'audit record not written',
+      );
+      throw new HttpError(
+        500,
+        `${action} was carried out, but its audit record could not be written; see the ops server log`,
+      );
+    }
   }
 
   app.addHook('onResponse', (req, reply, done) => {
