@@ -467,7 +467,7 @@ describe('operator API transport', () => {
     const broken = buildServer({
       ops: fake.ops,
       tokens,
-      audit: { append: () => Promise.reject(new Error('redis gone')), list: audit.list },
+      audit: { append: () => Promise.reject(new Error('redis gone')), list: (q) => audit.list(q) },
       limiter: createRateLimiter({
         redis: ns.redis,
         prefix: ns.prefix,
