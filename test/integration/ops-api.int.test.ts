@@ -26,6 +26,9 @@ import { buildServer } from '../../services/ops/http/server';
 import { createRateLimiter } from '../../services/ops/rate-limit';
 import { createTokenStore, hashSecret } from '../../services/ops/tokens';
 import { redisNamespace } from '../helpers/redis-ns';
+import { waitFor } from '../helpers/wait';
+import { startChild } from '../../shared/process';
+import { join } from 'node:path';
 
 const BOOTSTRAP = 'bootstrap-secret-for-tests-0123456789';
 const LIMIT = 3;
@@ -553,5 +556,55 @@ describe('operator API transport', () => {
       { out: () => undefined, err: () => undefined },
     );
     expect(unreachable).toBe(1);
+  });
+});
+
+describe('the ops process (npm run ops)', () => {
+  const entry = join(__dirname, '..', '..', 'dist', 'workers', 'ops', 'ops.main.js');
+
+  it('listens, accepts the bootstrap token, and stops cleanly on SIGTERM', async () => {
+    const ns = redisNamespace();
+    const child = startChild(process.execPath, {
+      name: 'ops',
+      args: [entry],
+      env: {
+        HERALD_PREFIX: ns.prefix,
+        OPS_PORT: '0',
+        HERALD_OPS_BOOTSTRAP_TOKEN: BOOTSTRAP,
+        LOG_LEVEL: 'info',
+      },
+      output: { tail: 20_000 },
+    });
+    try {
+      const url = await waitFor(
+        () => /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(child.output())?.[1],
+        'the operator API listening',
+        30_000,
+      );
+      const res = await fetch(`${url}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'first', role: 'admin' }),
+      });
+      expect(res.status).toBe(201);
+      expect((await fetch(`${url}/api/v1/tokens`)).status).toBe(401);
+      expect(await child.stop(10_000)).toBe(0);
+      expect(child.output()).toMatch(/"msg":"stopped"/);
+      expect(child.output()).not.toContain(BOOTSTRAP);
+    } finally {
+      if (!child.hasExited()) await child.kill();
+      await ns.drop();
+    }
+  });
+
+  it('stops at start with one line naming a bad value', async () => {
+    const child = startChild(process.execPath, {
+      name: 'ops-bad',
+      args: [entry],
+      env: { OPS_PORT: 'seventy' },
+      output: { tail: 2000 },
+    });
+    expect(await child.exited).toBe(78);
+    expect(child.output().trim()).toMatch(/^config: OPS_PORT="seventy" is invalid: /);
   });
 });
