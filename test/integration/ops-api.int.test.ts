@@ -313,6 +313,11 @@ describe('operator API transport', () => {
     const dry = await post('/api/v1/jobs/replay', { jobs: [{ queue: 'filter', id: 'j1' }] });
     expect(dry.statusCode).toBe(200);
     expect(dry.json()).toEqual(REPLAY_REPORT);
+    // No dryRun given: the service is told it is one, whatever its own default.
+    expect(fake.calls.at(-1)).toEqual({
+      method: 'replay',
+      args: [{ jobs: [{ queue: 'filter', id: 'j1' }], dryRun: true }],
+    });
     clock.advance(1);
     expect((await post('/api/v1/dead-letters/redrive', { ids: ['0:1'], dryRun: false })).statusCode).toBe(
       200,
@@ -337,7 +342,7 @@ describe('operator API transport', () => {
       at: clock.now() - 2,
       actor: who,
       action: 'jobs.replay',
-      request: { jobs: [{ queue: 'filter', id: 'j1' }] },
+      request: { jobs: [{ queue: 'filter', id: 'j1' }], dryRun: true },
       dryRun: true,
       result: { jobs: 2, replayed: 0, users: 7, pushes: 5, dropped: { opted_out: 1, cooldown: 1 } },
     });

@@ -181,7 +181,7 @@ export function buildServer({
 
   app.post(`${API}/jobs/replay`, async (req) => {
     const actor = await authorize(req, 'jobs.replay');
-    const body = parse(ReplayBody, req.body, 'body');
+    const body = dryRunUnlessSaid(parse(ReplayBody, req.body, 'body'));
     await rateLimit(actor);
     const report = await ops.replay(body);
     const { jobs, ...rest } = body;
@@ -212,7 +212,7 @@ export function buildServer({
 
   app.post(`${API}/dead-letters/redrive`, async (req) => {
     const actor = await authorize(req, 'dead-letters.redrive');
-    const body = parse(RedriveBody, req.body, 'body');
+    const body = dryRunUnlessSaid(parse(RedriveBody, req.body, 'body'));
     await rateLimit(actor);
     const report = await ops.redrive(body);
     const { ids, ...rest } = body;
@@ -230,7 +230,7 @@ export function buildServer({
   // ---- Kafka time-range replay into another namespace
   app.post(`${API}/topics/replay`, async (req) => {
     const actor = await authorize(req, 'topics.replay');
-    const body = parse(TopicReplayBody, req.body, 'body');
+    const body = dryRunUnlessSaid(parse(TopicReplayBody, req.body, 'body'));
     await rateLimit(actor);
     const report = await ops.replayTopic(body);
     await record(actor, 'topics.replay', body, report.dryRun, {
@@ -280,6 +280,11 @@ export function buildServer({
   });
 
   return app;
+}
+
+/** The dry run is the default whatever the service assumes: only an explicit `dryRun: false` acts. */
+function dryRunUnlessSaid<T extends { dryRun?: boolean }>(body: T): T & { dryRun: boolean } {
+  return { ...body, dryRun: body.dryRun !== false };
 }
 
 function capIds<K extends string, T>(key: K, ids: T[] | undefined): Record<string, unknown> {
