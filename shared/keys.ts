@@ -150,3 +150,35 @@ export function stateKeys(prefix: string) {
 }
 
 export type StateKeys = ReturnType<typeof stateKeys>;
+
+/** Bounds of the operator API's keys (services/ops). */
+export const OPS_CAP = {
+  /** Tokens that may exist at once; creating one more is refused. */
+  tokens: 1000,
+  /** Audit records kept (approximate, XADD MAXLEN ~): years of operator calls at any sane rate. */
+  audit: 1_000_000,
+} as const;
+
+/** The operator API's keys (services/ops): tokens, the audit log and the rate-limit windows. */
+export function opsKeys(prefix: string) {
+  const k = (s: string) => `${prefix}:ops:${s}`;
+  return {
+    /**
+     * hash: token id -> JSON { id, name, role, createdAt, createdBy, hash } (hash = sha256 hex of the secret;
+     * the secret itself is never stored). Bounded by OPS_CAP.tokens.
+     */
+    tokens: k('tokens'),
+    /** hash: sha256 hex of a token's secret -> token id, for the lookup at each call. Same bound. */
+    tokenHashes: k('token-hashes'),
+    /**
+     * stream: one entry (field `r`, JSON AuditRecord without id) per state-changing call. Append-only: nothing
+     * edits or deletes an entry; XADD trims it to about OPS_CAP.audit entries.
+     */
+    audit: k('audit'),
+    /**
+     * string: calls of one token in one fixed rate-limit window (INCR). Expires a window after the window's
+     * end, so at most one or two live per token.
+     */
+    rate: (tokenId: string, window: number) => k(`rate:${tokenId}:${window}`),
+  };
+}

@@ -31,7 +31,7 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function boot(name: string): Runtime {
+export function boot(name: string, opts: { metrics?: boolean } = {}): Runtime {
   const config = bootHeraldConfig();
   const logger = createLogger(name, config.LOG_LEVEL);
   let clock: Clock;
@@ -46,7 +46,7 @@ export function boot(name: string): Runtime {
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   void checkRedisPolicy(redis, logger);
   const queues = createQueues(redis, config.HERALD_PREFIX, logger);
-  const metricsServer = serveMetrics(config.METRICS_PORT, name, logger);
+  const metricsServer = serveMetrics(opts.metrics === false ? 0 : config.METRICS_PORT, name, logger);
   // State gets a connection of its own: ioredis copies every defined script into each new pipeline, and
   // BullMQ defines dozens, which made each state pipeline about 13x dearer to build.
   const stateRedis = createRedis(config.REDIS_URL, `herald-${name}-state`);

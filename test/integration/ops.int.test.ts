@@ -14,6 +14,11 @@ import { topicName } from '../../shared/topics';
 import { startCampaign } from '../../services/campaigns/campaigns';
 import type { OpsService } from '../../services/ops/api';
 import { createOpsService } from '../../services/ops/service';
+import { createAuditLog } from '../../services/ops/audit';
+import { buildServer } from '../../services/ops/http/server';
+import { createRateLimiter } from '../../services/ops/rate-limit';
+import { createTokenStore } from '../../services/ops/tokens';
+import { systemClock } from '../../shared/clock';
 import { DAILY_SALE } from '../../services/strategies/daily-sale/daily-sale.strategy';
 import type { TestEnv } from '../helpers/env';
 import { profile, purchase, sale, store } from '../helpers/fixtures';
@@ -216,6 +221,60 @@ describe('operators: replay, re-drive, explain', () => {
       await admin.deleteTopics({ topics: [done.target] });
     } finally {
       await admin.disconnect();
+    }
+  });
+
+  it('through the API: a viewer may explain but not re-drive; an operator’s dry run answers the real report and is audited', async () => {
+    const redis = createRedis(env.config.REDIS_URL, 'ops-test-api');
+    const bootstrap = 'bootstrap-token-for-the-ops-test-0123';
+    const prefix = env.config.HERALD_PREFIX;
+    const clock = systemClock;
+    const app = buildServer({
+      ops,
+      tokens: createTokenStore({ redis, prefix, clock, bootstrapToken: bootstrap }),
+      audit: createAuditLog({ redis, prefix, clock }),
+      limiter: createRateLimiter({ redis, prefix, clock, limit: 5, windowMs: 60_000 }),
+      logger: createLogger('ops-test-api', 'warn'),
+    });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const call = async (token: string, method: string, path: string, body?: object) => {
+        const res = await fetch(base + path, {
+          method,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+      };
+      const mint = async (role: string) =>
+        (await call(bootstrap, 'POST', '/api/v1/tokens', { name: `${role}-1`, role })).json.secret as string;
+      const viewer = await mint('viewer');
+      const operator = await mint('operator');
+
+      const explained = await call(viewer, 'GET', `/api/v1/users/${CAPPED}/explain`);
+      expect(explained.status).toBe(200);
+      expect((explained.json.summary as string[]).join('\n')).toContain('sent push');
+      expect((await call(viewer, 'POST', '/api/v1/dead-letters/redrive', { filter: {} })).status).toBe(403);
+      expect((await call('hrld_not-a-token', 'GET', '/api/v1/jobs/failed')).status).toBe(401);
+
+      const dry = await call(operator, 'POST', '/api/v1/dead-letters/redrive', {
+        filter: { topic: 'purchases' },
+      });
+      expect(dry.status).toBe(200);
+      expect(dry.json).toMatchObject({ dryRun: true, selected: 1, alreadyRedriven: 1, redriven: 0 });
+      const audit = await call(viewer, 'GET', '/api/v1/audit');
+      expect((audit.json.items as Array<Record<string, unknown>>)[0]).toMatchObject({
+        action: 'dead-letters.redrive',
+        dryRun: true,
+        actor: { name: 'operator-1', role: 'operator' },
+        result: expect.objectContaining({ selected: 1 }),
+      });
+    } finally {
+      await app.close();
+      await redis.quit();
     }
   });
 });
