@@ -25,6 +25,9 @@ export const TTL = {
   scheduleTick: 7 * DAY,
 } as const;
 
+/** Shards of the market-basket miner's counts: users are spread over them by a hash of their id. */
+export const BASKET_SHARDS = 16;
+
 /** Capped streams: the approximate number of entries kept. */
 export const CAP = {
   filterLog: 100_000,
@@ -124,6 +127,23 @@ export function stateKeys(prefix: string) {
      * the push goes out; removed when the user is delivered. Bounded by the booked users.
      */
     plans: k('send:plans'),
+
+    // ---- market-basket miner (services/state/basket.store.ts)
+    /**
+     * string (JSON HistoryEntry[]): the user's purchases of the miner's window, at most its maxHistory.
+     * Shares its shard's hash tag with the shard's counts, so one script updates both. TTL = window + a day.
+     */
+    basketRecent: (shard: number, userId: string) => k(`{basket:${shard}}:recent:${userId}`),
+    /**
+     * hash: the shard's share of the miner's counts: `n|A` episodes, `x|A` episodes followed, `p|A|B` episodes
+     * of A followed by B. Bounded by the category pairs seen (at most categories² per shard).
+     */
+    basketCounts: (shard: number) => k(`{basket:${shard}}:counts`),
+    /**
+     * hash: version (bumped by each write), builtAt (clock ms), table (JSON MinedTable): the mined follow-up
+     * table targeting reads. One key, rewritten whole.
+     */
+    basketTable: k('{basket}:table'),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

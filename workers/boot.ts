@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../shared/logger';
 import { closeQueues, createQueues, type Queues } from '../shared/queue-factory';
 import { checkRedisPolicy, createRedis } from '../shared/redis';
 import { bootHeraldConfig, type HeraldConfig } from '../services/config';
+import { DEFAULT_MINER } from '../services/affinity/basket-counts';
 import { createState, type State } from '../services/state';
 import { createStrategies, type Catalog, type StrategyPlugin } from '../services/strategies';
 
@@ -55,6 +56,7 @@ export function boot(name: string): Runtime {
     clock,
     deliveryWindows(config),
     config.ENGAGEMENT_HALF_LIFE_DAYS,
+    { ...DEFAULT_MINER, windowMs: config.BASKET_WINDOW_DAYS * 86_400_000 },
   );
   return {
     config,
@@ -67,6 +69,7 @@ export function boot(name: string): Runtime {
     catalog: {
       storesInCategories: (c) => state.catalog.storesInCategories(c),
       activeSales: (now, day) => state.catalog.activeSales(now, day),
+      basketTable: () => state.basket.current(),
     },
     deadLetters(producer) {
       const letters = createDeadLetters(producer, config.KAFKA_TOPIC_PREFIX, name, clock);

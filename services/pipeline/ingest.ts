@@ -92,22 +92,24 @@ export function planIngest(
 }
 
 export function createIngest(deps: {
-  state: Pick<State, 'users' | 'catalog' | 'telemetry' | 'timing'>;
+  state: Pick<State, 'users' | 'catalog' | 'telemetry' | 'timing' | 'basket'>;
   strategies: Map<string, StrategyPlugin>;
   batchSize: number;
   now: () => number;
   /** Evidence weights of purchases and browsing for the engagement-time model. */
   weights?: EvidenceWeights;
 }) {
-  const { users, catalog, telemetry, timing } = deps.state;
+  const { users, catalog, telemetry, timing, basket } = deps.state;
   const weights = deps.weights ?? DEFAULT_ENGAGEMENT.weights;
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
     const plan = planIngest(events, deps.strategies.values(), deps.now());
-    // Disjoint keys: one round trip's wait for all three. Counted as seen only once they are folded.
+    // Disjoint keys: one round trip's wait for all four. Counted as seen only once they are folded. The
+    // basket miner recognises a purchase it has counted by itself, so it takes every purchase, fresh or not.
     await Promise.all([
       catalog.fold(plan.fold),
       users.fold(plan.fold),
       users.countCategories(plan.fold.purchases),
+      basket.record(plan.fold.purchases),
     ]);
     const fresh = await telemetry.markSeen(
       events.map((e) => `${e.topic}-${(e.event as { eventId: string }).eventId}`),

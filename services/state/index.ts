@@ -6,6 +6,8 @@ import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../../shared/clock';
 import { deliveryWindows, loadConfig } from '../../shared/config';
 import { stateKeys } from '../../shared/keys';
+import { DEFAULT_MINER, type MinerOptions } from '../affinity/basket-counts';
+import { createBasketStore } from './basket.store';
 import { createCatalogStore } from './catalog.store';
 import { createDecisionsStore } from './decisions.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
@@ -28,6 +30,8 @@ export function createState(
   windows: DeliveryWindows = DEFAULT_WINDOWS,
   /** Days after which an engagement event counts half. */
   engagementHalfLifeDays = 30,
+  /** The market-basket miner's options (window, history per user). Default DEFAULT_MINER. */
+  miner: MinerOptions = DEFAULT_MINER,
 ) {
   const keys = stateKeys(prefix);
   return {
@@ -38,6 +42,7 @@ export function createState(
     telemetry: createTelemetryStore(redis, keys),
     schedule: createScheduleStore(redis, keys),
     timing: createTimingStore(redis, keys, engagementHalfLifeDays),
+    basket: createBasketStore(redis, keys, clock, miner),
   };
 }
 
@@ -49,3 +54,4 @@ export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.sto
 export type { DropRecord, TelemetryStore } from './telemetry.store';
 export type { ScheduleStore } from './schedule.store';
 export type { Evidence, TimingStore } from './timing.store';
+export type { BasketStore, RecordResult } from './basket.store';

@@ -9,11 +9,14 @@ import type { z } from 'zod';
 import type { IngestTopic, TopicEvent } from '../../shared/topics';
 import type { Candidate, Target, Trigger } from '../../shared/schemas/jobs.schema';
 import type { SaleState, StoreState, UserState } from '../state';
+import type { MinedTable } from '../affinity/basket-table';
 
 /** What targeting may read. */
 export interface Catalog {
   storesInCategories(categories: readonly string[]): Promise<StoreState[]>;
   activeSales(now: number, day: string): Promise<Array<SaleState & { clicks: number }>>;
+  /** The current mined follow-up table (services/affinity), or null before the first build. */
+  basketTable?(): Promise<MinedTable | null>;
 }
 
 export interface Rendered {
