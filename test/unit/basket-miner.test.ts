@@ -2,7 +2,9 @@
  * The market-basket miner: counts, lift and the 2nd-purchase variant on a hand-computed example; redelivery
  * and late events; the rankings on rare pairs; the offline command on a small file.
  */
+import { affinityTable } from '../../services/affinity/affinity-table';
 import { BasketMiner, type BasketCounts } from '../../services/affinity/basket-counts';
+import { buildMinedTable, effectiveAffinity, renderMinedTable } from '../../services/affinity/basket-table';
 import { followStat, rankAfter, viewCounts, wilsonLower } from '../../services/affinity/basket-rank';
 import { evaluateBasket, purchaseLogFromText, rates } from '../../services/offline/basket';
 import { main } from '../../services/offline/offline';
@@ -189,5 +191,34 @@ describe('offline basket evaluation', () => {
     expect(err).toMatch(/2 malformed rows skipped; first: line 102/);
     expect(await main(['basket', '--transactions', file], io)).toBe(2);
     expect(err).toMatch(/no column "category"/);
+  });
+});
+
+describe('the mined table and its cold-start seed', () => {
+  const seed = affinityTable({
+    version: 1,
+    categories: ['A', 'B', 'W'],
+    follows: { A: [{ category: 'W', affinity: 0.4 }], B: [{ category: 'W', affinity: 0.2 }] },
+  });
+  const rows: Array<[string, number, string]> = [];
+  for (let u = 0; u < 6; u++) rows.push([`u${u}`, 0, 'A'], [`u${u}`, 1, 'B']);
+  const table = buildMinedTable(mine(rows).counts, T0, { top: 5 });
+
+  it('ranks follow-ups with their support and figures, leaving out what nobody bought', () => {
+    expect(table.rows.A!.n).toBe(6);
+    expect(table.rows.A!.follows).toEqual([expect.objectContaining({ category: 'B', support: 6, pBA: 1 })]);
+    expect(table.rows.B!.follows).toEqual([]);
+    expect(renderMinedTable(table)).toMatch(/A \[6 episodes, 6 followed\]: B \(6, /);
+  });
+
+  it('uses a category’s mined row once it has enough episodes, else the seed’s', () => {
+    const enough = effectiveAffinity(table, seed, 5);
+    expect(enough.following('A').map((f) => f.category)).toEqual(['B']);
+    expect(enough.source('A')).toBe('mined');
+    // B has episodes but no mined follow-up: it keeps the seed's.
+    expect(enough.following('B').map((f) => f.category)).toEqual(['W']);
+    const tooFew = effectiveAffinity(table, seed, 7);
+    expect(tooFew.following('A')).toEqual([{ category: 'W', affinity: 0.4 }]);
+    expect(effectiveAffinity(null, seed, 0).source('A')).toBe('seed');
   });
 });
