@@ -31,7 +31,6 @@ import { BenchKafka } from './kafka';
 import { startOwnRedis } from './redis';
 import { fmt, fmtBytes, say } from './util';
 
-const DAY_MS = 86_400_000;
 const START = Date.parse('2026-01-05T00:00:00Z');
 
 function arg(name: string, def: number): number {
