@@ -21,6 +21,8 @@ export const TTL = {
   store: 30 * DAY,
   /** A user's engagement-hour counters, refreshed by each event of theirs. */
   hours: 120 * DAY,
+  /** A user's frequent places, refreshed by each location ping of theirs. */
+  places: 90 * DAY,
   /** How long a campaign tick is remembered as fired, so replicas and restarts fire it once. */
   scheduleTick: 7 * DAY,
 } as const;
@@ -59,6 +61,11 @@ export function stateKeys(prefix: string) {
      * expired are removed when read. TTL.store, refreshed by each write.
      */
     storesByCategory: (category: string) => k(`{catalog}:stores:cat:${category}`),
+    /**
+     * geo (zset): store id -> location, for stores near a point. Ids whose store expired are removed when
+     * read. TTL.store, refreshed by each write.
+     */
+    storesGeo: k('{catalog}:stores:geo'),
     /** hash: title, category, discount, validFrom (ms), validTo (ms), deepLink. Expires a day after its end. */
     sale: (saleId: string) => k(`sale:${saleId}`),
     /** zset: sale id -> validTo (ms). Pruned of ended sales when read. */
@@ -144,6 +151,15 @@ export function stateKeys(prefix: string) {
      * table targeting reads. One key, rewritten whole.
      */
     basketTable: k('{basket}:table'),
+
+    // ---- places (services/state/places.store.ts)
+    /** string (JSON Places): the user's frequent-place cells, at most PlacesOptions.maxCells. TTL.places */
+    places: (userId: string) => k(`places:${userId}`),
+    /**
+     * string: the trigger that suggested `id` to the user under `scope` (a strategy's cooldown), set NX. TTL =
+     * the cooldown.
+     */
+    cooldown: (scope: string, userId: string, id: string) => k(`cd:${scope}:${userId}:${id}`),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

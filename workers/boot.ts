@@ -70,6 +70,11 @@ export function boot(name: string): Runtime {
       storesInCategories: (c) => state.catalog.storesInCategories(c),
       activeSales: (now, day) => state.catalog.activeSales(now, day),
       basketTable: () => state.basket.current(),
+      storesNear: (point, radiusKm, limit) => state.catalog.storesNear(point, radiusKm, limit),
+      userCategories: async (userId) =>
+        (await state.users.getUsers([userId], { categories: true })).get(userId)?.categories ?? {},
+      claimCooldowns: (scope, userId, ids, token, ms) =>
+        state.places.claimCooldowns(scope, userId, ids, token, ms),
     },
     deadLetters(producer) {
       const letters = createDeadLetters(producer, config.KAFKA_TOPIC_PREFIX, name, clock);

@@ -9,6 +9,7 @@ import { stateKeys } from '../../shared/keys';
 import { DEFAULT_MINER, type MinerOptions } from '../affinity/basket-counts';
 import { createBasketStore } from './basket.store';
 import { createCatalogStore } from './catalog.store';
+import { createPlacesStore } from './places.store';
 import { createDecisionsStore } from './decisions.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
 import { createScheduleStore } from './schedule.store';
@@ -43,6 +44,7 @@ export function createState(
     schedule: createScheduleStore(redis, keys),
     timing: createTimingStore(redis, keys, engagementHalfLifeDays),
     basket: createBasketStore(redis, keys, clock, miner),
+    places: createPlacesStore(redis, keys, clock),
   };
 }
 
@@ -55,3 +57,4 @@ export type { DropRecord, TelemetryStore } from './telemetry.store';
 export type { ScheduleStore } from './schedule.store';
 export type { Evidence, TimingStore } from './timing.store';
 export type { BasketStore, RecordResult } from './basket.store';
+export type { PlacesStore } from './places.store';

@@ -3,5 +3,10 @@ import { createScoreStage } from '../../services/pipeline/score';
 import { stageMain } from '../stage-main';
 
 stageMain('score', 'score', (rt) =>
-  createScoreStage({ users: rt.state.users, strategies: rt.strategies, scorer: rankScore }),
+  createScoreStage({
+    users: rt.state.users,
+    places: { store: rt.state.places, now: () => rt.clock.now() },
+    strategies: rt.strategies,
+    scorer: rankScore,
+  }),
 );
