@@ -31,6 +31,12 @@ export type Ranking = (typeof RANKINGS)[number];
 /** The ranking production uses, chosen on the offline command (README: market-basket miner). */
 export const HERALD_RANKING: Ranking = 'bayes';
 
+/**
+ * Weight of the user's own share of purchases in B blended with HERALD_RANKING's score, as the
+ * market-basket strategy scores a candidate (MARKET_BASKET_OWN_WEIGHT's default).
+ */
+export const HERALD_OWN_WEIGHT = 0.5;
+
 export interface RankOptions {
   /** Pseudo-episodes of the prior in `bayes` and `bayes-lift`. Default 5. */
   priorStrength: number;

@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { HERALD_RANKING } from '../affinity/basket-rank';
+import { HERALD_OWN_WEIGHT, HERALD_RANKING } from '../affinity/basket-rank';
 import {
   UsageError,
   flags,
@@ -116,7 +116,7 @@ export function toJson(r: BasketEvalResult, malformed: number) {
     cases: r.scored,
     k: r.options.k,
     methods: rates(r),
-    herald: HERALD_RANKING,
+    herald: { ranking: HERALD_RANKING, ownWeight: HERALD_OWN_WEIGHT },
     emptyTruth: r.cases - r.scored,
     malformed,
     rows: r.rows,
@@ -139,7 +139,7 @@ export function renderTable(r: BasketEvalResult, malformed: number): string {
       .map((n) => {
         const own = rt[`${n}+own`];
         return [
-          n === 'herald' ? `herald (${HERALD_RANKING})` : n,
+          n === 'herald' ? `herald (${HERALD_RANKING} + own ${HERALD_OWN_WEIGHT})` : n,
           pct(rt[n]!.hit),
           rt[n]!.mrr.toFixed(3),
           own ? pct(own.hit) : '-',

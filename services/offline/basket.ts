@@ -12,11 +12,13 @@
  * MRR the mean of 1 / the rank of the first true category.
  *
  * Each method is also blended with the user's own purchases before the case (`<method>+own`): the method's
- * score scaled to its best for A, plus `ownWeight` times the user's share of purchases in B.
+ * score scaled to its best for A, plus `ownWeight` times the user's share of purchases in B. `herald` is
+ * what production scores: HERALD_RANKING's score, unscaled, blended with HERALD_OWN_WEIGHT of that share.
  */
 import { BasketMiner, DEFAULT_MINER } from '../affinity/basket-counts';
 import {
   DEFAULT_RANK,
+  HERALD_OWN_WEIGHT,
   HERALD_RANKING,
   RANKINGS,
   rankAfter,
@@ -208,8 +210,7 @@ export interface BasketEvalResult {
 
 /** Method names in report order. */
 export function methodNames(): string[] {
-  const names: string[] = [...RANKINGS, 'herald'];
-  return [...names, ...names.filter((n) => n !== 'popularity').map((n) => `${n}+own`), 'popularity+own'];
+  return [...RANKINGS, ...RANKINGS.map((n) => `${n}+own`), 'herald'];
 }
 
 export function evaluateBasket(log: PurchaseLog, options: Partial<BasketEvalOptions> = {}): BasketEvalResult {
@@ -264,10 +265,6 @@ export function evaluateBasket(log: PurchaseLog, options: Partial<BasketEvalOpti
     if (!r) rankings.set(key, (r = indexed(rankAfter(view, method, a, o.rank))));
     return r;
   };
-  const base: Array<[string, Ranking]> = [
-    ...RANKINGS.map((r) => [r, r] as [string, Ranking]),
-    ['herald', HERALD_RANKING],
-  ];
 
   for (const rows of byUser) {
     const own = new Map<string, number>();
@@ -289,15 +286,22 @@ export function evaluateBasket(log: PurchaseLog, options: Partial<BasketEvalOpti
         }
         if (truth.size > 0) {
           result.scored++;
-          for (const [name, method] of base) {
+          for (const method of RANKINGS) {
             const list = ranked(method, a);
-            record(methods.get(name)!, firstHit(list, truth), o.k);
+            record(methods.get(method)!, firstHit(list, truth), o.k);
             record(
-              methods.get(`${name}+own`)!,
-              firstHitBlended(list, truth, own, ownTotal, o.ownWeight),
+              methods.get(`${method}+own`)!,
+              firstHitBlended(list, truth, own, ownTotal, o.ownWeight, true),
               o.k,
             );
           }
+          // What production scores: the ranking's own score (a probability), blended unscaled with the
+          // user's share, as the market-basket strategy's features do.
+          record(
+            methods.get('herald')!,
+            firstHitBlended(ranked(HERALD_RANKING, a), truth, own, ownTotal, HERALD_OWN_WEIGHT, false),
+            o.k,
+          );
         }
       }
       own.set(a, (own.get(a) ?? 0) + 1);
@@ -344,11 +348,12 @@ function firstHitBlended(
   own: ReadonlyMap<string, number>,
   ownTotal: number,
   w: number,
+  scaled: boolean,
 ): number {
   const { list } = r;
   if (ownTotal === 0 || list.length === 0) return firstHit(r, truth);
-  const min = Math.min(0, list[list.length - 1]!.score);
-  const span = list[0]!.score - min;
+  const min = scaled ? Math.min(0, list[list.length - 1]!.score) : 0;
+  const span = scaled ? list[0]!.score - min : 1;
   const base = (s: number) => (1 - w) * (span > 0 ? (s - min) / span : 0);
   const boosted: Array<{ category: string; pos: number; score: number }> = [];
   for (const [c, n] of own) {

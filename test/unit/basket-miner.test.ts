@@ -8,6 +8,7 @@ import { buildMinedTable, effectiveAffinity, renderMinedTable } from '../../serv
 import { followStat, rankAfter, viewCounts, wilsonLower } from '../../services/affinity/basket-rank';
 import { evaluateBasket, purchaseLogFromText, rates } from '../../services/offline/basket';
 import { main } from '../../services/offline/offline';
+import { createMarketBasket } from '../../services/strategies/market-basket/market-basket.strategy';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,7 +187,7 @@ describe('offline basket evaluation', () => {
     expect(json.cases).toBe(10);
     expect(json.k).toBe(1);
     expect(Object.keys(json.methods)).toEqual(
-      expect.arrayContaining(['popularity', 'p-b-given-a', 'naive-lift', 'bayes', 'herald', 'herald+own']),
+      expect.arrayContaining(['popularity', 'p-b-given-a', 'naive-lift', 'bayes', 'bayes+own', 'herald']),
     );
     expect(err).toMatch(/2 malformed rows skipped; first: line 102/);
     expect(await main(['basket', '--transactions', file], io)).toBe(2);
@@ -220,5 +221,38 @@ describe('the mined table and its cold-start seed', () => {
     const tooFew = effectiveAffinity(table, seed, 7);
     expect(tooFew.following('A')).toEqual([{ category: 'W', affinity: 0.4 }]);
     expect(effectiveAffinity(null, seed, 0).source('A')).toBe('seed');
+  });
+});
+
+describe('market-basket features', () => {
+  const seedTable = affinityTable({ version: 1, categories: ['A', 'B', 'C'], follows: {} });
+  const cand = (category: string, affinity: number) => ({
+    id: category,
+    kind: 'store' as const,
+    category,
+    title: category,
+    discount: 0,
+    affinity,
+  });
+  const user = {
+    userId: 'u',
+    timeZone: 'UTC',
+    locale: 'en',
+    optIn: true,
+    devices: [],
+    categories: { B: 3, C: 1 },
+  };
+
+  it('blends the follow-up’s affinity with the user’s own share of the category', () => {
+    const s = createMarketBasket({ affinity: seedTable, maxStores: 5, maxAgeMs: 60_000, ownWeight: 0.5 });
+    expect(s.usesCategories).toBe(true);
+    expect(s.features(cand('B', 0.2), user).affinity).toBeCloseTo(0.5 * 0.2 + 0.5 * 0.75);
+    expect(s.features(cand('A', 0.4), user).affinity).toBeCloseTo(0.2);
+  });
+
+  it('uses the affinity alone with no weight on the user', () => {
+    const s = createMarketBasket({ affinity: seedTable, maxStores: 5, maxAgeMs: 60_000 });
+    expect(s.usesCategories).toBe(false);
+    expect(s.features(cand('B', 0.2), user).affinity).toBe(0.2);
   });
 });

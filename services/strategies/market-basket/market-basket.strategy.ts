@@ -11,6 +11,7 @@ import type { Candidate, Trigger } from '../../../shared/schemas/jobs.schema';
 import type { Purchase } from '../../../shared/schemas/events.schema';
 import { loadAffinity, type AffinityTable } from '../../affinity/affinity-table';
 import { effectiveAffinity, type MinedTable } from '../../affinity/basket-table';
+import { HERALD_OWN_WEIGHT } from '../../affinity/basket-rank';
 import { defineStrategy, type StrategyPlugin } from '../strategy';
 
 export const MARKET_BASKET = 'market-basket';
@@ -37,6 +38,11 @@ export interface MarketBasketOptions {
   affinity: AffinityTable;
   /** Mined episodes of a category below which its static row is used. Default 50. */
   minEpisodes?: number;
+  /**
+   * Weight of the user's own share of purchases in the candidate's category, blended with the follow-up's
+   * affinity (the offline command's `+own`). Default 0: the affinity alone.
+   */
+  ownWeight?: number;
   /** Stores suggested per trigger, best affinity first. */
   maxStores: number;
   /** A purchase older than this (by its own time, against Herald's clock) triggers nothing. */
@@ -45,6 +51,7 @@ export interface MarketBasketOptions {
 
 export function createMarketBasket(opts: MarketBasketOptions): StrategyPlugin {
   const minEpisodes = opts.minEpisodes ?? 50;
+  const own = opts.ownWeight ?? 0;
   // The effective table of the mined version last seen: rebuilt only when the version moves.
   let seen: { mined: MinedTable | null; table: AffinityTable } = { mined: null, table: opts.affinity };
   const tableOf = (mined: MinedTable | null): AffinityTable => {
@@ -99,8 +106,16 @@ export function createMarketBasket(opts: MarketBasketOptions): StrategyPlugin {
         candidates,
       };
     },
-    // A store carries the affinity of its category for the purchase that triggered it.
-    features: (c) => ({ affinity: c.affinity }),
+    usesCategories: own > 0,
+    // A store carries the affinity of its category for the purchase that triggered it, blended with how much
+    // of what the user buys is in that category.
+    features: (c, user) => {
+      if (own === 0) return { affinity: c.affinity };
+      const cats = user.categories ?? {};
+      const total = Object.values(cats).reduce((s, n) => s + n, 0);
+      const share = total > 0 ? (cats[c.category] ?? 0) / total : 0;
+      return { affinity: (1 - own) * c.affinity + own * share };
+    },
     render(c) {
       const deal = c.discount > 0 ? ` ${Math.round(c.discount)}% off today.` : '';
       return {
@@ -121,6 +136,8 @@ export const marketBasket = defineStrategy({
     MARKET_BASKET_MAX_STORES: int(1, 1000).default(20),
     /** Mined purchase episodes of a category below which the static table's row is used. Default 50. */
     MARKET_BASKET_MIN_EPISODES: int(0, 1_000_000_000).default(50),
+    /** Weight (0..1) of the user's own purchase share of a store's category in its affinity. Default 0.5. */
+    MARKET_BASKET_OWN_WEIGHT: z.coerce.number().min(0).max(1).default(HERALD_OWN_WEIGHT),
     /** A purchase older than this (by its own time) is folded but triggers no real-time push. Default 60. */
     MARKET_BASKET_MAX_AGE_MINUTES: z.coerce
       .number()
@@ -134,5 +151,6 @@ export const marketBasket = defineStrategy({
       maxStores: c.MARKET_BASKET_MAX_STORES,
       maxAgeMs: c.MARKET_BASKET_MAX_AGE_MINUTES * 60_000,
       minEpisodes: c.MARKET_BASKET_MIN_EPISODES,
+      ownWeight: c.MARKET_BASKET_OWN_WEIGHT,
     }),
 });
