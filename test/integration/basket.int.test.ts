@@ -14,6 +14,7 @@ import type { Workers } from '../helpers/workers';
 import { createState, type State } from '../../services/state';
 import { rebuildBasketTable } from '../../services/affinity/basket-miner';
 import { systemClock } from '../../shared/clock';
+import { main } from '../../services/offline/offline';
 
 const HOUR = 3_600_000;
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
@@ -87,6 +88,14 @@ describe('market-basket miner: purchases in, a new table version, the next trigg
     expect(version).toBe(1);
     expect(await state.basket.tableVersion()).toBe(1);
     expect(table.rows.groceries!.follows[0]).toMatchObject({ category: 'pets', support: 6 });
+
+    // What an operator sees.
+    let out = '';
+    const io = { out: (t: string) => (out += t), err: () => undefined };
+    const argv = ['basket-table', '--redis', env.config.REDIS_URL, '--prefix', env.config.HERALD_PREFIX];
+    expect(await main(argv, io)).toBe(0);
+    expect(out).toMatch(/^basket table v1, built /);
+    expect(out).toMatch(/groceries \[7 episodes, 6 followed\]: pets \(6, /);
 
     await produce(env.config, 'purchases', [purchase('bob', 'groceries')]);
     const [push] = await waitFor(() => (pushesOf('bob').length ? pushesOf('bob') : null), 'bob’s push');

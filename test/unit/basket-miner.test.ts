@@ -4,6 +4,7 @@
  */
 import { affinityTable } from '../../services/affinity/affinity-table';
 import { BasketMiner, type BasketCounts } from '../../services/affinity/basket-counts';
+import { basketRebuildRound } from '../../services/affinity/basket-miner';
 import { buildMinedTable, effectiveAffinity, renderMinedTable } from '../../services/affinity/basket-table';
 import { followStat, rankAfter, viewCounts, wilsonLower } from '../../services/affinity/basket-rank';
 import { evaluateBasket, purchaseLogFromText, rates } from '../../services/offline/basket';
@@ -254,5 +255,30 @@ describe('market-basket features', () => {
     const s = createMarketBasket({ affinity: seedTable, maxStores: 5, maxAgeMs: 60_000 });
     expect(s.usesCategories).toBe(false);
     expect(s.features(cand('B', 0.2), user).affinity).toBe(0.2);
+  });
+});
+
+describe('the scheduled rebuild', () => {
+  it('rebuilds when the table is missing or older than the period, and not otherwise', async () => {
+    let builtAt: number | null = null;
+    let version = 0;
+    const basket = {
+      counts: () => Promise.resolve(mine(example).counts),
+      writeTable: (t: { builtAt: number }) => {
+        builtAt = t.builtAt;
+        return Promise.resolve(++version);
+      },
+      builtAt: () => Promise.resolve(builtAt),
+    };
+    let now = T0;
+    const round = basketRebuildRound({ basket, now: () => now, periodMs: 3_600_000 });
+    expect(await round()).toBe(1);
+    expect(version).toBe(1);
+    now += 59 * 60_000;
+    expect(await round()).toBe(0);
+    now += 60_000;
+    expect(await round()).toBe(1);
+    expect(version).toBe(2);
+    expect(await basketRebuildRound({ basket, now: () => now + 1e9, periodMs: 0 })()).toBe(0);
   });
 });
