@@ -102,6 +102,16 @@ export const baseConfigShape = {
     .min(8, 'at least 8: failed jobs wait 7 days for a replay')
     .max(365)
     .default(8),
+  /** How long after a purchase in A a purchase in B counts as following it, for the basket miner. Default 14. */
+  BASKET_WINDOW_DAYS: z.coerce.number().positive().max(365).default(14),
+  /** How often the scheduler rebuilds the mined follow-up table, in minutes of Herald's clock; 0 never. Default 60. */
+  BASKET_REBUILD_MINUTES: z.coerce
+    .number()
+    .min(0)
+    .max(7 * 24 * 60)
+    .default(60),
+  /** Follow-ups kept per category in the mined table. Default 10. */
+  BASKET_TOP: int(1, 1000).default(10),
   /** How often the scheduler looks for due campaign ticks on Herald's clock, in real ms. Default 1000. */
   SCHEDULER_POLL_MS: int(10, 60_000).default(1000),
   /**

@@ -21,11 +21,16 @@ export const TTL = {
   store: 30 * DAY,
   /** A user's engagement-hour counters, refreshed by each event of theirs. */
   hours: 120 * DAY,
+  /** A user's frequent places, refreshed by each location ping of theirs. */
+  places: 90 * DAY,
   /** How long a campaign tick is remembered as fired, so replicas and restarts fire it once. */
   scheduleTick: 7 * DAY,
   /** Re-drive markers: longer than the dead-letter topic keeps its letters (Kafka's default 7 days). */
   redriven: 30 * DAY,
 } as const;
+
+/** Shards of the market-basket miner's counts: users are spread over them by a hash of their id. */
+export const BASKET_SHARDS = 16;
 
 /** Capped streams: the approximate number of entries kept. */
 export const CAP = {
@@ -60,6 +65,11 @@ export function stateKeys(prefix: string) {
      * expired are removed when read. TTL.store, refreshed by each write.
      */
     storesByCategory: (category: string) => k(`{catalog}:stores:cat:${category}`),
+    /**
+     * geo (zset): store id -> location, for stores near a point. Ids whose store expired are removed when
+     * read. TTL.store, refreshed by each write.
+     */
+    storesGeo: k('{catalog}:stores:geo'),
     /** hash: title, category, discount, validFrom (ms), validTo (ms), deepLink. Expires a day after its end. */
     sale: (saleId: string) => k(`sale:${saleId}`),
     /** zset: sale id -> validTo (ms). Pruned of ended sales when read. */
@@ -142,6 +152,32 @@ export function stateKeys(prefix: string) {
      * so a letter goes back to its topic once. Expires TTL.redriven after the last re-drive.
      */
     redriven: k('ops:redriven'),
+
+    // ---- market-basket miner (services/state/basket.store.ts)
+    /**
+     * string (JSON HistoryEntry[]): the user's purchases of the miner's window, at most its maxHistory.
+     * Shares its shard's hash tag with the shard's counts, so one script updates both. TTL = window + a day.
+     */
+    basketRecent: (shard: number, userId: string) => k(`{basket:${shard}}:recent:${userId}`),
+    /**
+     * hash: the shard's share of the miner's counts: `n|A` episodes, `x|A` episodes followed, `p|A|B` episodes
+     * of A followed by B. Bounded by the category pairs seen (at most categories² per shard).
+     */
+    basketCounts: (shard: number) => k(`{basket:${shard}}:counts`),
+    /**
+     * hash: version (bumped by each write), builtAt (clock ms), table (JSON MinedTable): the mined follow-up
+     * table targeting reads. One key, rewritten whole.
+     */
+    basketTable: k('{basket}:table'),
+
+    // ---- places (services/state/places.store.ts)
+    /** string (JSON Places): the user's frequent-place cells, at most PlacesOptions.maxCells. TTL.places */
+    places: (userId: string) => k(`places:${userId}`),
+    /**
+     * string: the trigger that suggested `id` to the user under `scope` (a strategy's cooldown), set NX. TTL =
+     * the cooldown.
+     */
+    cooldown: (scope: string, userId: string, id: string) => k(`cd:${scope}:${userId}:${id}`),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

@@ -13,6 +13,7 @@ import { serveMetrics } from '../shared/metrics';
 import { closeQueues, createQueues, type Queues } from '../shared/queue-factory';
 import { checkRedisPolicy, createRedis } from '../shared/redis';
 import { bootHeraldConfig, type HeraldConfig } from '../services/config';
+import { DEFAULT_MINER } from '../services/affinity/basket-counts';
 import { createState, type State } from '../services/state';
 import { createStrategies, type Catalog, type StrategyPlugin } from '../services/strategies';
 
@@ -58,6 +59,7 @@ export function boot(name: string, opts: { metrics?: boolean } = {}): Runtime {
     deliveryWindows(config),
     config.ENGAGEMENT_HALF_LIFE_DAYS,
     { campaignShare: config.TRACE_CAMPAIGN_SHARE, days: config.TRACE_DAYS },
+    { ...DEFAULT_MINER, windowMs: config.BASKET_WINDOW_DAYS * 86_400_000 },
   );
   return {
     config,
@@ -70,6 +72,12 @@ export function boot(name: string, opts: { metrics?: boolean } = {}): Runtime {
     catalog: {
       storesInCategories: (c) => state.catalog.storesInCategories(c),
       activeSales: (now, day) => state.catalog.activeSales(now, day),
+      basketTable: () => state.basket.current(),
+      storesNear: (point, radiusKm, limit) => state.catalog.storesNear(point, radiusKm, limit),
+      userCategories: async (userId) =>
+        (await state.users.getUsers([userId], { categories: true })).get(userId)?.categories ?? {},
+      claimCooldowns: (scope, userId, ids, token, ms) =>
+        state.places.claimCooldowns(scope, userId, ids, token, ms),
     },
     deadLetters(producer) {
       const letters = createDeadLetters(producer, config.KAFKA_TOPIC_PREFIX, name, clock);

@@ -4,16 +4,24 @@
  *
  *   npm run offline -- send-time --events FILE.csv [--tz ZONE] [--split 0.8] [--json] ...
  *   npm run offline -- export-sim --users N --days D [--seed S] [--out FILE.csv]
+ *   npm run offline -- basket-table [--rebuild] [--top 5] [--json]   (the live table, from Redis)
+ *   npm run offline -- basket --transactions FILE.csv [--split 0.8] [--horizon-days 14] [--k 3] [--json] ...
  *
  * Exit codes: 0 done, 2 bad flags or input (one line on stderr), 1 anything else.
  */
 import { UsageError, type CommandIo, type Subcommand } from './command';
+import { basketCommand } from './basket.command';
+import { basketTableCommand } from './basket-table.command';
 import { exportSimCommand } from './export-sim.command';
+import { synthBasketCommand } from './synth-basket.command';
 import { sendTimeCommand } from './send-time.command';
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   'send-time': sendTimeCommand,
   'export-sim': exportSimCommand,
+  basket: basketCommand,
+  'synth-basket': synthBasketCommand,
+  'basket-table': basketTableCommand,
 };
 
 const usage = () =>

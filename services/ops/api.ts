@@ -64,7 +64,14 @@ export interface ReplayRequest {
 
 /** Why a user of a replayed job would get nothing now. */
 export type ReplayDrop =
-  'unknown_user' | 'opted_out' | 'no_device' | 'cooldown' | 'expired' | 'already_sent' | 'quiet_hours';
+  | 'unknown_user'
+  | 'opted_out'
+  | 'no_device'
+  | 'no_location_opt_in'
+  | 'cooldown'
+  | 'expired'
+  | 'already_sent'
+  | 'quiet_hours';
 
 export interface ReplayReport {
   dryRun: boolean;

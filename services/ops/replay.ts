@@ -113,11 +113,13 @@ export interface JudgeInput {
   cooldownGraceMs: number;
   /** Quiet hours, when send times honour them (SEND_MODE=predicted). */
   quiet?: QuietHours;
+  /** The job's strategy sends only to users who opted in to location-based pushes. */
+  needsLocationOptIn?: boolean;
 }
 
 /** Pure: what today's rules do with one user of a replayed job, in the order the pipeline checks them. */
 export function judge(i: JudgeInput): Verdict {
-  const reason = dropReason(i.user, false);
+  const reason = dropReason(i.user, false, i.needsLocationOptIn);
   if (reason) return reason;
   const live = i.candidates?.filter((c) => c.deadline === undefined || c.deadline > i.now);
   if (live && live.length === 0) return 'expired';

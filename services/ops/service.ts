@@ -43,6 +43,8 @@ export interface OpsServiceDeps {
   maxReplay: number;
   /** A connection to use instead of one of the service's own (closed by its owner). */
   redis?: Redis;
+  /** Whether a strategy sends only to users opted in to location-based pushes (as filter checks). */
+  needsLocationOptIn?: (strategy: string) => boolean;
 }
 
 const DEFAULT_LIMIT = 50;
@@ -150,6 +152,7 @@ export function createOpsService(deps: OpsServiceDeps): OpsService {
                 ...(windowEnds.has(u.userId) ? { windowEnd: windowEnds.get(u.userId)! } : {}),
                 cooldownGraceMs,
                 ...(predicted ? { quiet: config.QUIET_HOURS } : {}),
+                needsLocationOptIn: deps.needsLocationOptIn?.(u.strategy ?? winner?.strategy ?? '') === true,
               });
         for (const m of [mine, all]) m.set(u.userId, [...(m.get(u.userId) ?? []), v]);
       }

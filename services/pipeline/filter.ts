@@ -1,17 +1,24 @@
 /**
  * Filter: drops the users Herald must not push, and records why: unknown (no profile yet), opted out, no
- * device, already contacted in this window, or every candidate past its deadline.
+ * device, not opted in to location-based pushes (for a strategy that needs it), already contacted in this
+ * window, or every candidate past its deadline.
  */
 import type { StageHandler } from '../../shared/stage';
 import type { Group } from '../../shared/schemas/jobs.schema';
 import type { DropRecord, State, Tracer, UserState } from '../state';
 
-export type DropReason = 'unknown_user' | 'opted_out' | 'no_device' | 'cooldown' | 'expired';
+export type DropReason =
+  'unknown_user' | 'opted_out' | 'no_device' | 'no_location_opt_in' | 'cooldown' | 'expired';
 
-export function dropReason(user: UserState | undefined, contacted: boolean): DropReason | null {
+export function dropReason(
+  user: UserState | undefined,
+  contacted: boolean,
+  needsLocationOptIn = false,
+): DropReason | null {
   if (!user) return 'unknown_user';
   if (!user.optIn) return 'opted_out';
   if (user.devices.length === 0) return 'no_device';
+  if (needsLocationOptIn && user.locationOptIn !== true) return 'no_location_opt_in';
   if (contacted) return 'cooldown';
   return null;
 }
@@ -22,12 +29,16 @@ export function filterGroup(
   users: ReadonlyMap<string, UserState>,
   contacted: ReadonlySet<string>,
   now: number,
+  needsLocationOptIn = false,
 ): { kept: Group | null; drops: DropRecord[] } {
   const candidates = group.candidates.filter((c) => c.deadline === undefined || c.deadline > now);
   const drops: DropRecord[] = [];
   const keptIds: string[] = [];
   for (const userId of group.userIds) {
-    const reason = candidates.length === 0 ? 'expired' : dropReason(users.get(userId), contacted.has(userId));
+    const reason =
+      candidates.length === 0
+        ? 'expired'
+        : dropReason(users.get(userId), contacted.has(userId), needsLocationOptIn);
     if (reason) drops.push({ userId, reason, strategy: group.strategy, targetId: group.targetId });
     else keptIds.push(userId);
   }
@@ -44,6 +55,8 @@ export function createFilterStage(deps: {
   cooldownGraceMs?: number;
   /** Records each traced user's drop and its reason for `explain`. */
   trace?: Tracer;
+  /** Whether a strategy's pushes need the user's location opt-in. Default: none does. */
+  needsLocationOptIn?: (strategy: string) => boolean;
 }): StageHandler<'filter'> {
   const { users: userStore, delivery, telemetry } = deps.state;
   const grace = deps.cooldownGraceMs ?? 0;
@@ -61,7 +74,7 @@ export function createFilterStage(deps: {
     const kept: Group[] = [];
     const drops: DropRecord[] = [];
     for (const g of groups) {
-      const r = filterGroup(g, users, contacted, now);
+      const r = filterGroup(g, users, contacted, now, deps.needsLocationOptIn?.(g.strategy) ?? false);
       if (r.kept) kept.push(r.kept);
       drops.push(...r.drops);
     }

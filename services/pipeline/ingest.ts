@@ -4,6 +4,7 @@
  * redelivered batch adds nothing new; an event that comes twice in different batches gives the same trigger
  * id, and the contact ledger keeps its push single.
  */
+import { DateTime } from 'luxon';
 import type { Consumed } from '../../shared/kafka/consumer';
 import { chunk, stableId } from '../../shared/ids';
 import type { Outgoing } from '../../shared/queue-factory';
@@ -92,22 +93,24 @@ export function planIngest(
 }
 
 export function createIngest(deps: {
-  state: Pick<State, 'users' | 'catalog' | 'telemetry' | 'timing'>;
+  state: Pick<State, 'users' | 'catalog' | 'telemetry' | 'timing' | 'basket' | 'places'>;
   strategies: Map<string, StrategyPlugin>;
   batchSize: number;
   now: () => number;
   /** Evidence weights of purchases and browsing for the engagement-time model. */
   weights?: EvidenceWeights;
 }) {
-  const { users, catalog, telemetry, timing } = deps.state;
+  const { users, catalog, telemetry, timing, basket, places } = deps.state;
   const weights = deps.weights ?? DEFAULT_ENGAGEMENT.weights;
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
     const plan = planIngest(events, deps.strategies.values(), deps.now());
-    // Disjoint keys: one round trip's wait for all three. Counted as seen only once they are folded.
+    // Disjoint keys: one round trip's wait for all four. Counted as seen only once they are folded. The
+    // basket miner recognises a purchase it has counted by itself, so it takes every purchase, fresh or not.
     await Promise.all([
       catalog.fold(plan.fold),
       users.fold(plan.fold),
       users.countCategories(plan.fold.purchases),
+      basket.record(plan.fold.purchases),
     ]);
     const fresh = await telemetry.markSeen(
       events.map((e) => `${e.topic}-${(e.event as { eventId: string }).eventId}`),
@@ -124,9 +127,31 @@ export function createIngest(deps: {
         kind: e.topic === 'purchases' ? 'purchase' : 'browse',
       });
     });
-    if (activities.length > 0) {
-      const zones = await users.timeZones(activities.map((a) => a.userId));
-      await timing.record(activityEvidence(activities, zones, weights));
+    // Where users are, from the pings seen for the first time, at the local hour of each.
+    const pings = events.flatMap((e, i) =>
+      fresh[i] && e.topic === 'locations' ? [e.event as LocationPing] : [],
+    );
+    if (activities.length > 0 || pings.length > 0) {
+      const zones = await users.timeZones([
+        ...activities.map((a) => a.userId),
+        ...pings.map((p) => p.userId),
+      ]);
+      await Promise.all([
+        activities.length > 0 ? timing.record(activityEvidence(activities, zones, weights)) : undefined,
+        places.foldPings(
+          pings.map((p) => {
+            const at = Date.parse(p.at);
+            const zone = zones.get(p.userId) ?? 'UTC';
+            return {
+              userId: p.userId,
+              lat: p.lat,
+              lon: p.lon,
+              at,
+              localHour: DateTime.fromMillis(at, { zone }).hour,
+            };
+          }),
+        ),
+      ]);
     }
     return chunk(plan.triggers, deps.batchSize).map((triggers) => ({
       queue: 'target' as const,

@@ -7,7 +7,8 @@ import { SchemaError } from '../../shared/errors';
 import type { StageHandler } from '../../shared/stage';
 import type { Candidate, CandidatePick, Group } from '../../shared/schemas/jobs.schema';
 import type { CandidateFeatures, StrategyPlugin } from '../strategies';
-import type { Tracer, TraceInput, UsersStore, UserState } from '../state';
+import type { PlacesStore, Tracer, TraceInput, UsersStore, UserState } from '../state';
+import { locationAt } from '../places/places';
 
 export type Scorer = (candidate: Candidate, user: UserState, features: CandidateFeatures) => number;
 
@@ -15,17 +16,20 @@ export type Scorer = (candidate: Candidate, user: UserState, features: Candidate
 export function scoreGroup(
   group: Group,
   users: ReadonlyMap<string, UserState>,
-  strategy: Pick<StrategyPlugin, 'features'>,
+  strategy: Pick<StrategyPlugin, 'features' | 'usesPlaces'>,
   scorer: Scorer,
 ): CandidatePick[] {
   const picks = new Map<string, CandidatePick>();
   for (const userId of group.userIds) {
     const user = users.get(userId);
     if (!user) continue;
+    // The distance is taken from where the user will be: their frequent place at the target's hour.
+    const seen =
+      strategy.usesPlaces && user.places ? { ...user, location: locationAt(user, group.at) } : user;
     let best: Candidate | undefined;
     let bestScore = -Infinity;
     for (const c of group.candidates) {
-      const s = scorer(c, user, strategy.features(c, user));
+      const s = scorer(c, seen, strategy.features(c, seen));
       if (s > bestScore) {
         best = c;
         bestScore = s;
@@ -52,6 +56,8 @@ export function scoreGroup(
 
 export function createScoreStage(deps: {
   users: Pick<UsersStore, 'getUsers'>;
+  /** Frequent places (at Herald's clock), read for the users of strategies that score from them. */
+  places?: { store: Pick<PlacesStore, 'getPlaces'>; now: () => number };
   strategies: Map<string, StrategyPlugin>;
   scorer: Scorer;
   /** Records each traced user's pick and its score for `explain`. */
@@ -66,6 +72,14 @@ export function createScoreStage(deps: {
     // Only strategies whose features read the purchase mix pay for loading it.
     const categories = groups.some((g) => strategyOf(g).usesCategories === true);
     const users = await deps.users.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
+    const placed = [...new Set(groups.filter((g) => strategyOf(g).usesPlaces).flatMap((g) => g.userIds))];
+    if (deps.places && placed.length > 0) {
+      const places = await deps.places.store.getPlaces(placed, deps.places.now());
+      for (const [id, list] of places) {
+        const u = users.get(id);
+        if (u) u.places = list;
+      }
+    }
     const picks = groups.flatMap((g) => scoreGroup(g, users, strategyOf(g), deps.scorer));
     if (deps.trace) {
       const traced: Array<{ userId: string; entry: TraceInput }> = [];

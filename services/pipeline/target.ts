@@ -17,8 +17,12 @@ export function createTargetStage(deps: {
     const targets: Target[] = [];
     // Triggers of a batch share their catalog reads: many purchases name the same few categories.
     const stores = new Map<string, ReturnType<Catalog['storesInCategories']>>();
+    let table: ReturnType<NonNullable<Catalog['basketTable']>> | undefined;
+    const basketTable = deps.catalog.basketTable?.bind(deps.catalog);
     const catalog: Catalog = {
       ...deps.catalog,
+      // One read of the mined table's version per batch.
+      ...(basketTable ? { basketTable: () => (table ??= basketTable()) } : {}),
       storesInCategories: (categories) => {
         const key = [...categories].sort().join(',');
         let hit = stores.get(key);

@@ -62,6 +62,8 @@ export function createCatalogStore(redis: Redis, keys: StateKeys, clock: Clock) 
         p.pexpire(keys.store(e.storeId), TTL.store);
         p.sadd(keys.storesByCategory(e.category), e.storeId);
         p.pexpire(keys.storesByCategory(e.category), TTL.store);
+        p.geoadd(keys.storesGeo, e.lon, e.lat, e.storeId);
+        p.pexpire(keys.storesGeo, TTL.store);
       });
       for (const e of sales) {
         const validTo = Date.parse(e.validTo);
@@ -108,6 +110,54 @@ export function createCatalogStore(redis: Redis, keys: StateKeys, clock: Clock) 
         });
       });
       if (gone.length > 0) await execOrThrow(gone);
+      return out;
+    },
+
+    /**
+     * The live stores within `radiusKm` of a point, nearest first, at most `limit`, with their distance.
+     * Ids whose store expired are dropped from the index here.
+     */
+    async storesNear(
+      point: GeoPoint,
+      radiusKm: number,
+      limit: number,
+    ): Promise<Array<StoreState & { distanceKm: number }>> {
+      const found = (await redis.geosearch(
+        keys.storesGeo,
+        'FROMLONLAT',
+        point.lon,
+        point.lat,
+        'BYRADIUS',
+        radiusKm,
+        'km',
+        'WITHDIST',
+        'ASC',
+        'COUNT',
+        limit,
+      )) as Array<[string, string]>;
+      if (found.length === 0) return [];
+      const p = redis.pipeline();
+      for (const [id] of found) p.hmget(keys.store(id), 'name', 'category', 'lat', 'lon', 'discount');
+      const rows = await execOrThrow(p);
+      const out: Array<StoreState & { distanceKm: number }> = [];
+      const gone: string[] = [];
+      rows.forEach((v, i) => {
+        const [name, category, lat, lon, discount] = v as Array<string | null>;
+        const [id, dist] = found[i]!;
+        if (!name || !category) {
+          gone.push(id);
+          return;
+        }
+        out.push({
+          storeId: id,
+          name,
+          category,
+          location: { lat: Number(lat), lon: Number(lon) },
+          discount: Number(discount),
+          distanceKm: Number(dist),
+        });
+      });
+      if (gone.length > 0) await redis.zrem(keys.storesGeo, ...gone);
       return out;
     },
 

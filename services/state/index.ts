@@ -6,7 +6,10 @@ import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../../shared/clock';
 import { deliveryWindows, loadConfig } from '../../shared/config';
 import { stateKeys } from '../../shared/keys';
+import { DEFAULT_MINER, type MinerOptions } from '../affinity/basket-counts';
+import { createBasketStore } from './basket.store';
 import { createCatalogStore } from './catalog.store';
+import { createPlacesStore } from './places.store';
 import { createDecisionsStore } from './decisions.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
 import { createScheduleStore } from './schedule.store';
@@ -30,6 +33,8 @@ export function createState(
   /** Days after which an engagement event counts half. */
   engagementHalfLifeDays = 30,
   trace: TraceOptions = DEFAULT_TRACE,
+  /** The market-basket miner's options (window, history per user). Default DEFAULT_MINER. */
+  miner: MinerOptions = DEFAULT_MINER,
 ) {
   const keys = stateKeys(prefix);
   return {
@@ -41,6 +46,8 @@ export function createState(
     schedule: createScheduleStore(redis, keys),
     timing: createTimingStore(redis, keys, engagementHalfLifeDays),
     trace: createTraceStore(redis, keys, clock, trace),
+    basket: createBasketStore(redis, keys, clock, miner),
+    places: createPlacesStore(redis, keys, clock),
   };
 }
 
@@ -53,3 +60,5 @@ export type { DropRecord, TelemetryStore } from './telemetry.store';
 export type { ScheduleStore } from './schedule.store';
 export type { Evidence, TimingStore } from './timing.store';
 export type { TraceEntry, TraceInput, TraceStage, TraceStore, Tracer } from './trace.store';
+export type { BasketStore, RecordResult } from './basket.store';
+export type { PlacesStore } from './places.store';

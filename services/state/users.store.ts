@@ -7,6 +7,7 @@ import { TTL, type StateKeys } from '../../shared/keys';
 import type { Device, GeoPoint } from '../../shared/schemas/common';
 import type { Browse, LocationPing, Profile, Purchase } from '../../shared/schemas/events.schema';
 import { COMMON_SCRIPTS, defineScripts, execOrThrow } from './redis';
+import type { FrequentPlace } from '../places/places';
 
 export interface UserState {
   userId: string;
@@ -15,15 +16,28 @@ export interface UserState {
   optIn: boolean;
   devices: Device[];
   location?: GeoPoint;
+  /** Whether the user allows location-based pushes (their profile's locationOptIn; absent: no). */
+  locationOptIn?: boolean;
   lastCategory?: string;
+  /** Frequent places, heaviest first; loaded only when asked for (getUsers with places). */
+  places?: FrequentPlace[];
   /** Purchases per category; loaded only when asked for (getUsers with categories). */
   categories?: Record<string, number>;
 }
 
-const USER_FIELDS = ['timeZone', 'locale', 'optIn', 'devices', 'lat', 'lon', 'lastCategory'] as const;
+const USER_FIELDS = [
+  'timeZone',
+  'locale',
+  'optIn',
+  'devices',
+  'lat',
+  'lon',
+  'lastCategory',
+  'locOptIn',
+] as const;
 
 function toUser(userId: string, v: Array<string | null>): UserState | undefined {
-  const [timeZone, locale, optIn, devices, lat, lon, lastCategory] = v;
+  const [timeZone, locale, optIn, devices, lat, lon, lastCategory, locOptIn] = v;
   if (!timeZone) return undefined; // no profile yet: Herald does not know how to reach this user
   const user: UserState = {
     userId,
@@ -31,6 +45,7 @@ function toUser(userId: string, v: Array<string | null>): UserState | undefined 
     locale: locale ?? 'en',
     optIn: optIn === '1',
     devices: devices ? (JSON.parse(devices) as Device[]) : [],
+    locationOptIn: locOptIn === '1',
   };
   if (lat != null && lon != null) user.location = { lat: Number(lat), lon: Number(lon) };
   if (lastCategory) user.lastCategory = lastCategory;
@@ -57,6 +72,7 @@ export function createUsersStore(redis: Redis, keys: StateKeys) {
           locale: e.locale,
           optIn: e.pushOptIn ? '1' : '0',
           devices: JSON.stringify(e.devices),
+          locOptIn: e.locationOptIn ? '1' : '0',
         };
         if (e.home) Object.assign(fields, { homeLat: String(e.home.lat), homeLon: String(e.home.lon) });
         p.hset(k, fields);

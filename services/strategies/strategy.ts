@@ -7,13 +7,36 @@
  */
 import type { z } from 'zod';
 import type { IngestTopic, TopicEvent } from '../../shared/topics';
+import type { GeoPoint } from '../../shared/schemas/common';
 import type { Candidate, Target, Trigger } from '../../shared/schemas/jobs.schema';
 import type { SaleState, StoreState, UserState } from '../state';
+import type { MinedTable } from '../affinity/basket-table';
 
 /** What targeting may read. */
 export interface Catalog {
   storesInCategories(categories: readonly string[]): Promise<StoreState[]>;
   activeSales(now: number, day: string): Promise<Array<SaleState & { clicks: number }>>;
+  /** The current mined follow-up table (services/affinity), or null before the first build. */
+  basketTable?(): Promise<MinedTable | null>;
+  /** Live stores within `radiusKm` of a point, nearest first, at most `limit`. */
+  storesNear?(
+    point: GeoPoint,
+    radiusKm: number,
+    limit: number,
+  ): Promise<Array<StoreState & { distanceKm: number }>>;
+  /** A user's purchases per category. */
+  userCategories?(userId: string): Promise<Record<string, number>>;
+  /**
+   * Claims the cooldown of each (user, id) under `scope` for `token`; resolves to the ids free (or already
+   * held by the same token, so a retry gets its claims back).
+   */
+  claimCooldowns?(
+    scope: string,
+    userId: string,
+    ids: readonly string[],
+    token: string,
+    cooldownMs: number,
+  ): Promise<string[]>;
 }
 
 export interface Rendered {
@@ -50,6 +73,13 @@ export interface StrategyPlugin {
   target(trigger: Trigger, catalog: Catalog): Promise<Target | null>;
   /** Whether `features` reads the user's purchase mix (UserState.categories), which costs a read. */
   readonly usesCategories?: boolean;
+  /**
+   * Whether the score's distance is taken from the user's frequent place at the hour of the target (read
+   * from their places) rather than where they were last seen. Default false.
+   */
+  readonly usesPlaces?: boolean;
+  /** Whether a user must have opted in to location-based pushes (the filter drops the others). */
+  readonly needsLocationOptIn?: boolean;
   features(candidate: Candidate, user: UserState): CandidateFeatures;
   render(candidate: Candidate, locale: string): Rendered;
 }

@@ -90,6 +90,8 @@ export const ProfileV1 = z.object({
   timeZone: TimeZone,
   locale: z.string().min(2).max(35),
   pushOptIn: z.boolean(),
+  /** Whether Herald may act on where the user is (location-based pushes). Absent: no. */
+  locationOptIn: z.boolean().optional(),
   devices: z.array(Device).max(20),
   home: GeoPoint.optional(),
   at: Instant,

@@ -25,7 +25,7 @@ describe('Herald config', () => {
   it('composes every strategy’s own settings with the platform’s, each with its default', () => {
     const c = loadHeraldConfig({});
     expect(c.BATCH_SIZE).toBe(500);
-    expect(c.STRATEGIES).toEqual(['market-basket', 'daily-sale']);
+    expect(c.STRATEGIES).toEqual(['market-basket', 'daily-sale', 'online-to-offline']);
     expect(c.MARKET_BASKET_MAX_STORES).toBe(20);
     expect(c.DAILY_SALE_POLICY).toBe('personal');
   });

@@ -9,5 +9,6 @@ stageMain('filter', 'filter', (rt) =>
     trace: rt.state.trace,
     // Predicted send times book after an open window ends; fixed ones would send into it, so they drop.
     cooldownGraceMs: rt.config.SEND_MODE === 'predicted' ? deliveryWindows(rt.config).contactWindowMs : 0,
+    needsLocationOptIn: (strategy) => rt.strategies.get(strategy)?.needsLocationOptIn === true,
   }),
 );

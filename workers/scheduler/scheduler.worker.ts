@@ -4,6 +4,7 @@
  * campaign at once.
  */
 import { startLoop } from '../../shared/loop';
+import { basketRebuildRound } from '../../services/affinity/basket-miner';
 import { createCampaignStage, createScheduler, startCampaignsNow } from '../../services/campaigns/campaigns';
 import { fatal } from '../boot';
 import { stageMain } from '../stage-main';
@@ -30,6 +31,19 @@ const loop = startLoop({
   logger,
 });
 rt.closers.unshift(() => loop.stop());
+// The mined market-basket table, rebuilt from the streamed counts every BASKET_REBUILD_MINUTES of the clock.
+const basketLoop = startLoop({
+  name: 'basket-rebuild',
+  round: basketRebuildRound({
+    basket: rt.state.basket,
+    now: () => clock.now(),
+    periodMs: config.BASKET_REBUILD_MINUTES * 60_000,
+    build: { top: config.BASKET_TOP, windowDays: config.BASKET_WINDOW_DAYS },
+  }),
+  idleMs: config.SCHEDULER_POLL_MS,
+  logger,
+});
+rt.closers.unshift(() => basketLoop.stop());
 logger.info({ campaigns: scheduler.scheduled }, 'schedule');
 if (process.argv.includes('--now')) {
   void startCampaignsNow(rt.queues, rt.strategies, clock.now()).then(

@@ -1,6 +1,7 @@
 /**
  * Market basket (real time): a purchase in category A makes a nearby store of a category B that usually
- * follows A worth suggesting.
+ * follows A worth suggesting. What follows A comes from the mined table (services/affinity, rebuilt from the
+ * purchases stream) when A has enough mined episodes, else from the static file, the cold-start seed.
  */
 import { z } from 'zod';
 import { SchemaError } from '../../../shared/errors';
@@ -9,6 +10,8 @@ import { Category, GeoPoint } from '../../../shared/schemas/common';
 import type { Candidate, Trigger } from '../../../shared/schemas/jobs.schema';
 import type { Purchase } from '../../../shared/schemas/events.schema';
 import { loadAffinity, type AffinityTable } from '../../affinity/affinity-table';
+import { effectiveAffinity, type MinedTable } from '../../affinity/basket-table';
+import { HERALD_OWN_WEIGHT } from '../../affinity/basket-rank';
 import { defineStrategy, type StrategyPlugin } from '../strategy';
 
 export const MARKET_BASKET = 'market-basket';
@@ -31,8 +34,15 @@ export function marketBasketTrigger(p: Purchase): Trigger {
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export interface MarketBasketOptions {
-  /** The follow-up table: which categories usually follow a purchase in a category. */
+  /** The static follow-up table, used for a category until the mined table has enough support for it. */
   affinity: AffinityTable;
+  /** Mined episodes of a category below which its static row is used. Default 50. */
+  minEpisodes?: number;
+  /**
+   * Weight of the user's own share of purchases in the candidate's category, blended with the follow-up's
+   * affinity (the offline command's `+own`). Default 0: the affinity alone.
+   */
+  ownWeight?: number;
   /** Stores suggested per trigger, best affinity first. */
   maxStores: number;
   /** A purchase older than this (by its own time, against Herald's clock) triggers nothing. */
@@ -40,6 +50,16 @@ export interface MarketBasketOptions {
 }
 
 export function createMarketBasket(opts: MarketBasketOptions): StrategyPlugin {
+  const minEpisodes = opts.minEpisodes ?? 50;
+  const own = opts.ownWeight ?? 0;
+  // The effective table of the mined version last seen: rebuilt only when the version moves.
+  let seen: { mined: MinedTable | null; table: AffinityTable } = { mined: null, table: opts.affinity };
+  const tableOf = (mined: MinedTable | null): AffinityTable => {
+    if (mined === seen.mined || (mined && seen.mined && mined.version === seen.mined.version))
+      return seen.table;
+    seen = { mined, table: effectiveAffinity(mined, opts.affinity, minEpisodes) };
+    return seen.table;
+  };
   return {
     name: MARKET_BASKET,
     events: {
@@ -58,7 +78,8 @@ export function createMarketBasket(opts: MarketBasketOptions): StrategyPlugin {
           'market-basket trigger needs userId, category, storeId',
         );
       }
-      const follows = opts.affinity.following(data.data.category);
+      const affinity = tableOf(catalog.basketTable ? await catalog.basketTable() : null);
+      const follows = affinity.following(data.data.category);
       const weight = new Map(follows.map((f) => [f.category, f.affinity]));
       const stores = await catalog.storesInCategories(follows.map((f) => f.category));
       const candidates: Candidate[] = stores
@@ -85,8 +106,16 @@ export function createMarketBasket(opts: MarketBasketOptions): StrategyPlugin {
         candidates,
       };
     },
-    // A store carries the affinity of its category for the purchase that triggered it.
-    features: (c) => ({ affinity: c.affinity }),
+    usesCategories: own > 0,
+    // A store carries the affinity of its category for the purchase that triggered it, blended with how much
+    // of what the user buys is in that category.
+    features: (c, user) => {
+      if (own === 0) return { affinity: c.affinity };
+      const cats = user.categories ?? {};
+      const total = Object.values(cats).reduce((s, n) => s + n, 0);
+      const share = total > 0 ? (cats[c.category] ?? 0) / total : 0;
+      return { affinity: (1 - own) * c.affinity + own * share };
+    },
     render(c) {
       const deal = c.discount > 0 ? ` ${Math.round(c.discount)}% off today.` : '';
       return {
@@ -105,6 +134,10 @@ export const marketBasket = defineStrategy({
     AFFINITY_PATH: z.string().min(1).default('infra/data/affinity.json'),
     /** Stores suggested per market-basket trigger, best affinity first. Default 20. */
     MARKET_BASKET_MAX_STORES: int(1, 1000).default(20),
+    /** Mined purchase episodes of a category below which the static table's row is used. Default 50. */
+    MARKET_BASKET_MIN_EPISODES: int(0, 1_000_000_000).default(50),
+    /** Weight (0..1) of the user's own purchase share of a store's category in its affinity. Default 0.5. */
+    MARKET_BASKET_OWN_WEIGHT: z.coerce.number().min(0).max(1).default(HERALD_OWN_WEIGHT),
     /** A purchase older than this (by its own time) is folded but triggers no real-time push. Default 60. */
     MARKET_BASKET_MAX_AGE_MINUTES: z.coerce
       .number()
@@ -117,5 +150,7 @@ export const marketBasket = defineStrategy({
       affinity: loadAffinity(c.AFFINITY_PATH),
       maxStores: c.MARKET_BASKET_MAX_STORES,
       maxAgeMs: c.MARKET_BASKET_MAX_AGE_MINUTES * 60_000,
+      minEpisodes: c.MARKET_BASKET_MIN_EPISODES,
+      ownWeight: c.MARKET_BASKET_OWN_WEIGHT,
     }),
 });
