@@ -55,7 +55,8 @@ header nav a.on{color:#fff;border-bottom:2px solid #5fa8ff}header .who{margin-le
 header form{display:inline;margin:0}header button{background:none;border:1px solid #6b7a8f;color:#c9d3e0;border-radius:4px;padding:2px 8px;cursor:pointer}
 main{padding:18px 22px;max-width:1200px}h1{font-size:20px;margin:0 0 12px}h2{font-size:16px;margin:22px 0 8px}
 .card{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:12px 14px;margin-bottom:14px}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:14px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:14px}
+figure{margin:0 0 14px}figure svg{display:block;max-width:100%;height:auto}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #e6e9ee;padding:5px 8px;text-align:left;vertical-align:top}
 th{font-weight:600;color:#4a5564;font-size:12px;text-transform:uppercase;letter-spacing:.03em}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#5b6675;font-size:13px}.err{background:#fdecec;border:1px solid #f2b8b8;color:#8a1f1f;padding:8px 12px;border-radius:5px}
@@ -135,6 +136,11 @@ export function fmt(n: number | undefined, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
+/** `1 job`, `3 jobs`, `2 pushes`. */
+export function count(n: number, word: string): string {
+  return `${fmt(n)} ${word}${n === 1 ? '' : /(s|sh|ch|x)$/.test(word) ? 'es' : 's'}`;
+}
+
 export function pct(num: number, den: number): string {
   return den > 0 ? `${fmt((100 * num) / den, 1)}%` : '–';
 }
@@ -200,7 +206,7 @@ export function lineChart(
   );
   const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
   return html`<figure class="card" data-chart="${title}">
-    <svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${title}">
+    <svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${title}">
       <text x="${pad.l}" y="14" font-weight="600">${title}</text>
       <text x="${W - pad.r}" y="14" text-anchor="end">${legend}</text>
       <line x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" stroke="#c3cad3" />
@@ -244,7 +250,7 @@ export function barChart(title: string, items: ReadonlyArray<{ label: string; va
       <text x="${(labelW + w + 6).toFixed(1)}" y="${y + 13}">${fmt(it.value)}</text>`;
   });
   return html`<figure class="card" data-chart="${title}">
-    <svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${title}">
+    <svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${title}">
       <text x="0" y="14" font-weight="600">${title}</text>
       ${bars}
     </svg>

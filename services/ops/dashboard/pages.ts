@@ -14,7 +14,7 @@ import type {
 } from '../api';
 import type { Sample, Snapshot } from '../figures';
 import { JOB_STATES, LANES } from '../figures';
-import { barChart, fmt, html, Html, lineChart, page, pct, table, when, type LineSeries } from './html';
+import { barChart, count, fmt, html, Html, lineChart, page, pct, table, when, type LineSeries } from './html';
 
 export interface Who {
   name: string;
@@ -261,12 +261,12 @@ export function replayReportPage(
 ): string {
   const box = report.dryRun
     ? html`<div class="dry" id="replay-report" data-dry-run="true">
-        <b>Dry run: nothing was replayed.</b> ${fmt(report.jobs)} jobs selected, concerning
-        ${fmt(report.users)} users: <b id="replay-pushes">${fmt(report.pushes)}</b> would get a push under
+        <b>Dry run: nothing was replayed.</b> ${count(report.jobs, 'job')} selected, concerning
+        ${count(report.users, 'user')}: <b id="replay-pushes">${fmt(report.pushes)}</b> would get a push under
         today's rules (${fmt(report.deferred)} after their quiet hours); none for ${drops(report.dropped)}.
       </div>`
     : html`<div class="ok" id="replay-report" data-dry-run="false">
-        <b>Replayed ${fmt(report.replayed)} of ${fmt(report.jobs)} jobs.</b> ${fmt(report.pushes)} users
+        <b>Replayed ${fmt(report.replayed)} of ${count(report.jobs, 'job')}.</b> ${fmt(report.pushes)} users
         should get a push; none for ${drops(report.dropped)}.
       </div>`;
   const perJob = table(
@@ -286,7 +286,7 @@ export function replayReportPage(
       ? html`<form method="post" action="/dashboard/failed/replay">
           ${hidden(selection)}<input type="hidden" name="confirm" value="1" />
           <button type="submit" class="warn" id="replay-confirm">
-            Confirm: replay ${fmt(report.jobs)} jobs
+            Confirm: replay ${count(report.jobs, 'job')}
           </button>
           <a href="/dashboard/failed">Cancel</a>
         </form>`
@@ -386,7 +386,7 @@ export function redriveReportPage(
         still fail; ${fmt(report.alreadyRedriven)} were re-driven before.
       </div>`
     : html`<div class="ok" id="redrive-report" data-dry-run="false">
-        <b>Re-drove ${fmt(report.redriven)} letters.</b> ${Object.entries(report.byTopic)
+        <b>Re-drove ${count(report.redriven, 'letter')}.</b> ${Object.entries(report.byTopic)
           .map(([t, n]) => `${t}: ${n}`)
           .join(', ')};
         ${fmt(report.alreadyRedriven)} had been re-driven before.
@@ -403,7 +403,7 @@ export function redriveReportPage(
       ? html`<form method="post" action="/dashboard/dead-letters/redrive">
           ${hidden(selection)}<input type="hidden" name="confirm" value="1" />
           <button type="submit" class="warn" id="redrive-confirm">
-            Confirm: re-drive ${fmt(report.valid)} letters
+            Confirm: re-drive ${count(report.valid, 'letter')}
           </button>
           <a href="/dashboard/dead-letters">Cancel</a>
         </form>`
@@ -453,7 +453,7 @@ export function explainPage(who: Who, userId: string | undefined, e: Explanation
       </ul>
     </div>
     <div class="card">
-      <b>Now</b>: ${e.now.sent.length} pushes sent in the push-record
+      <b>Now</b>: ${count(e.now.sent.length, 'push')} sent in the push-record
       retention${
         e.now.sent.length
           ? html` (${e.now.sent.map((s) => html`<code>${s.pushId}</code> at ${when(s.at)} `)})`
