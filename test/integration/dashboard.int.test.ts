@@ -4,14 +4,14 @@
  * the dashboard refuses without a token; an operator signs in; the overview's numbers change as purchases
  * and feedback arrive; the dead letters, the failed jobs, the explain view and the queue board open; a
  * dry-run replay and a dry-run re-drive run from the page and show their reports; a viewer sees no action
- * and a viewer's replay is refused with 403. It saves the screenshots the README shows (docs/screenshots).
+ * and a viewer's replay is refused with 403. It saves the screenshots the README shows (see SHOTS).
  *
  * Skipped, saying so, only when no chromium binary is found (CHROMIUM_PATH, or chromium on the PATH).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { stateKeys } from '../../shared/keys';
 import { startChild, type Child } from '../../shared/process';
@@ -47,7 +47,12 @@ if (!CHROMIUM) {
 }
 const suite = CHROMIUM ? describe : describe.skip;
 
-const SHOTS = join(__dirname, '..', '..', 'docs', 'screenshots');
+/**
+ * Where the screenshots go: out/screenshots, so a test run leaves the tracked files alone;
+ * DASHBOARD_SCREENSHOTS=docs/screenshots refreshes the ones the README shows.
+ */
+const ROOT = join(__dirname, '..', '..');
+const SHOTS = resolve(ROOT, process.env.DASHBOARD_SCREENSHOTS ?? join('out', 'screenshots'));
 const OPS_MAIN = join(__dirname, '..', '..', 'dist', 'workers', 'ops', 'ops.main.js');
 const BOOTSTRAP = 'bootstrap-token-for-the-dashboard-test-01';
 const CAMPAIGN = ['c1', 'c2', 'c3', 'c4'];
@@ -160,6 +165,17 @@ suite('the operator dashboard in a browser', () => {
     });
     expect(post.status).toBe(401);
     expect((await fetch(`${base}/dashboard/queues/api/queues`)).status).toBe(401);
+    // A form posted from another site is refused even with a valid cookie.
+    const crossSite = await fetch(`${base}/dashboard/failed/replay`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `herald_token=${tokens.operator}`,
+        origin: 'http://elsewhere.example',
+      },
+      body: 'job=filter/x',
+    });
+    expect(crossSite.status).toBe(403);
 
     await page.goto(`${base}/dashboard`);
     expect(new URL(page.url()).pathname).toBe('/dashboard/login');

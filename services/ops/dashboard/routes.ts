@@ -7,10 +7,10 @@
  * own route (Fastify `inject`) with the signed-in token, so the same roles, validation, rate limit and
  * audit apply as for the CLI. The overview reads the Herald-wide figures the /metrics route serves.
  *
- * Safety: a cookie that is HttpOnly (no script reads it), SameSite=Strict (no other site's form can post
- * with it) and a Content-Security-Policy that lets a page load nothing from outside this server. Replay and
- * re-drive are dry runs unless the confirmation form, rendered only with the dry run's report, says
- * otherwise. A viewer sees no action buttons, and a viewer's post is refused with 403.
+ * Safety: a cookie that is HttpOnly (no script reads it) and SameSite=Strict (no other site's form can
+ * post with it; a post whose Origin is another site's is refused as well), and a Content-Security-Policy
+ * that lets a page load nothing from outside this server. Replay and re-drive are dry runs unless the
+ * confirmation form, rendered only with the dry run's report, says otherwise. A viewer sees no action buttons, and a viewer's post is refused with 403.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../../../shared/logger';
@@ -85,6 +85,17 @@ export function cookieOf(header: string | undefined, name: string): string | und
 }
 
 const one = (f: Form, k: string) => f[k]?.[0];
+
+/** A request without an Origin header (not a browser's cross-site form), or from this server's own. */
+function sameOrigin(req: FastifyRequest): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
 
 /** Turns a form's replay selection into the API's body. */
 export function replayBody(f: Form): { body: Record<string, unknown>; selection: Form } {
@@ -231,6 +242,11 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     // ---- everything else needs a signed-in token
     await scope.register(async (pages) => {
       pages.addHook('onRequest', signedIn);
+      // Besides the SameSite cookie: a form posted from another origin is refused.
+      pages.addHook('onRequest', async (req, reply) => {
+        if (req.method === 'GET' || req.method === 'HEAD' || sameOrigin(req)) return undefined;
+        return reply.code(403).send({ error: 'cross-origin request refused' });
+      });
 
       const overview = async (req: FastifyRequest, reply: FastifyReply) => {
         const [now, history] = await Promise.all([
