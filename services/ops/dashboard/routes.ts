@@ -52,6 +52,8 @@ export interface DashboardDeps {
   logger: Logger;
   /** Samples the overview charts (the last ones). Default 240. */
   chartSamples?: number;
+  /** Told who signed a request in, so the server's request log names the token id. Default: nothing. */
+  identify?: (req: FastifyRequest, actor: Actor) => void;
 }
 
 export const COOKIE = 'herald_token';
@@ -155,6 +157,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     const actor = token ? await tokens.authenticate(token) : undefined;
     if (actor) {
       actors.set(req, actor);
+      deps.identify?.(req, actor);
       return undefined;
     }
     const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');

@@ -50,7 +50,7 @@ export interface ServerDeps {
   /** Herald-wide figures on GET /metrics (any valid token). Default: no /metrics route. */
   metrics?: OpsMetrics;
   /** The dashboard under /dashboard (its pages call this server's API). Default: no dashboard. */
-  dashboard?: Omit<DashboardDeps, 'tokens' | 'logger'>;
+  dashboard?: Omit<DashboardDeps, 'tokens' | 'logger' | 'identify'>;
 }
 
 /** A refusal of the transport itself (authentication, role, rate limit), with its status and headers. */
@@ -189,7 +189,9 @@ export function buildServer({
     });
   }
 
-  if (dashboard) registerDashboard(app, { ...dashboard, tokens, logger });
+  if (dashboard) {
+    registerDashboard(app, { ...dashboard, tokens, logger, identify: (req, a) => actors.set(req, a) });
+  }
 
   // ---- failed jobs
   app.get(`${API}/jobs/failed`, async (req) => {
