@@ -4,7 +4,8 @@
  * the dashboard refuses without a token; an operator signs in; the overview's numbers change as purchases
  * and feedback arrive; the dead letters, the failed jobs, the explain view and the queue board open; a
  * dry-run replay and a dry-run re-drive run from the page and show their reports; a viewer sees no action
- * and a viewer's replay is refused with 403. It saves the screenshots the README shows (see SHOTS).
+ * and a viewer's replay is refused with 403; the operator's confirmed replay sends each campaign user one
+ * push, and the audit holds the dry runs and the replay. It saves the screenshots the README shows (see SHOTS).
  *
  * Skipped, saying so, only when no chromium binary is found (CHROMIUM_PATH, or chromium on the PATH).
  */
@@ -332,5 +333,30 @@ suite('the operator dashboard in a browser', () => {
     } finally {
       await viewer.close();
     }
+  });
+
+  it('an operator confirms the replay from the page: one push to each campaign user, and both calls audited', async () => {
+    await page.goto(`${base}/dashboard/failed`);
+    await page.locator('.replay-dry').first().click();
+    await page.click('#replay-confirm');
+    expect(await page.getAttribute('#replay-report', 'data-dry-run')).toBe('false');
+    expect(await page.textContent('#replay-report')).toMatch(/Replayed 1 of 1 job\./);
+    await waitFor(
+      () => CAMPAIGN.every((u) => sent().filter((p) => p.userId === u).length === 1),
+      'a push to each campaign user',
+    );
+    await pipeline.probe.settle();
+    for (const u of CAMPAIGN) expect(sent().filter((p) => p.userId === u)).toHaveLength(1);
+    expect(await pipeline.probe.queues.filter.getFailedCount()).toBe(0);
+
+    const audit = await fetch(`${base}/api/v1/audit?action=jobs.replay`, {
+      headers: { authorization: `Bearer ${tokens.viewer}` },
+    });
+    const { items } = (await audit.json()) as { items: Array<{ dryRun: boolean; actor: { name: string } }> };
+    expect(items.map((r) => [r.actor.name, r.dryRun])).toEqual([
+      ['operator-1', false],
+      ['operator-1', true],
+      ['operator-1', true],
+    ]);
   });
 });
