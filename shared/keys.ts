@@ -193,6 +193,8 @@ export const OPS_CAP = {
   tokens: 1000,
   /** Audit records kept (approximate, XADD MAXLEN ~): years of operator calls at any sane rate. */
   audit: 1_000_000,
+  /** Samples of Herald's counters kept for the dashboard's charts: a week at one a minute. */
+  series: 10_080,
 } as const;
 
 /** The operator API's keys (services/ops): tokens, the audit log and the rate-limit windows. */
@@ -216,5 +218,10 @@ export function opsKeys(prefix: string) {
      * end, so at most one or two live per token.
      */
     rate: (tokenId: string, window: number) => k(`rate:${tokenId}:${window}`),
+    /**
+     * stream: one entry (field `s`, JSON: clock ms and the counters of pushes, feedback and drops) per sample
+     * the ops process takes for the dashboard's charts. XADD trims it to about OPS_CAP.series entries.
+     */
+    series: k('series'),
   };
 }

@@ -26,6 +26,15 @@ export const opsConfigShape = {
   OPS_RATE_LIMIT: int(1, 100_000).default(10),
   /** The rate-limit window, in ms. Default 60000. */
   OPS_RATE_WINDOW_MS: int(1000, 86_400_000).default(60_000),
+  /**
+   * How often, in real ms, the ops process samples Herald's counters for the dashboard's charts (a capped
+   * stream of OPS_CAP.series samples). Default 60000; 0 takes none.
+   */
+  OPS_SAMPLE_MS: z.coerce
+    .number()
+    .int()
+    .refine((v) => v === 0 || (v >= 100 && v <= 86_400_000), '0, or 100..86400000')
+    .default(60_000),
 };
 
 export const opsConfigSchema = heraldConfigSchema.extend(opsConfigShape);

@@ -64,3 +64,20 @@ export function sale(saleId: string, category: string, discount: number, over: R
     ...over,
   };
 }
+
+/** A feedback event answering a push that was sent (`type`: delivered, opened, clicked, converted). */
+export function feedback(
+  push: { pushId: string; userId: string; strategy: string; candidate: { id: string } },
+  type: string,
+) {
+  return {
+    v: 1,
+    eventId: `fb-${push.pushId}-${type}`,
+    pushId: push.pushId,
+    userId: push.userId,
+    strategy: push.strategy,
+    candidateId: push.candidate.id,
+    type,
+    at: iso(),
+  };
+}

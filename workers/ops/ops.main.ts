@@ -1,10 +1,15 @@
 /** ops: the operator API (services/ops/http) as its own process, on OPS_HOST:OPS_PORT. */
 import { Redis } from 'ioredis';
 import { systemClock } from '../../shared/clock';
+import { startLoop } from '../../shared/loop';
+import { closeQueues, createQueues } from '../../shared/queue-factory';
 import { onShutdown } from '../../shared/shutdown';
 import { createAuditLog } from '../../services/ops/audit';
 import { bootOpsConfig } from '../../services/ops/config';
+import { queueBoard } from '../../services/ops/dashboard/queue-board';
+import { createFigures } from '../../services/ops/figures';
 import { buildServer } from '../../services/ops/http/server';
+import { createOpsMetrics } from '../../services/ops/metrics';
 import { createRateLimiter } from '../../services/ops/rate-limit';
 import { createOpsService } from '../../services/ops/service';
 import { createTokenStore } from '../../services/ops/tokens';
@@ -27,6 +32,21 @@ async function main() {
     redis: rt.redis,
     maxReplay: opsConfig.OPS_MAX_REPLAY,
   });
+  // The figures and bull-board read the queues and counters on the workers' connection.
+  const queues = createQueues(rt.redis, prefix, logger);
+  const figures = createFigures({ redis: rt.redis, queues, config, clock });
+  const sampler =
+    opsConfig.OPS_SAMPLE_MS > 0
+      ? startLoop({
+          name: 'figures sampler',
+          round: async () => {
+            await figures.sample();
+            return 0;
+          },
+          idleMs: opsConfig.OPS_SAMPLE_MS,
+          logger,
+        })
+      : undefined;
   const app = buildServer({
     ops,
     tokens: createTokenStore({ redis, prefix, clock, bootstrapToken: opsConfig.HERALD_OPS_BOOTSTRAP_TOKEN }),
@@ -41,8 +61,18 @@ async function main() {
       windowMs: opsConfig.OPS_RATE_WINDOW_MS,
     }),
     logger,
+    metrics: createOpsMetrics(figures),
+    dashboard: { figures, queueBoard: queueBoard(Object.values(queues)) },
   });
-  onShutdown(logger, [() => app.close(), () => ops.close(), () => redis.quit(), () => rt.close()]);
+  onShutdown(logger, [
+    () => app.close(),
+    async () => sampler?.stop(),
+    () => figures.close(),
+    () => closeQueues(queues),
+    () => ops.close(),
+    () => redis.quit(),
+    () => rt.close(),
+  ]);
   const address = await app
     .listen({ port: opsConfig.OPS_PORT, host: opsConfig.OPS_HOST })
     .catch((err: unknown) => fatal(logger, err));

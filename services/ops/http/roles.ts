@@ -14,6 +14,7 @@ export const ACTIONS = {
   'topics.replay': 'operator',
   'users.explain': 'viewer',
   'audit.list': 'viewer',
+  'metrics.read': 'viewer',
   'tokens.list': 'admin',
   'tokens.create': 'admin',
   'tokens.revoke': 'admin',

@@ -19,7 +19,9 @@ import type { z } from 'zod';
 import type { Logger } from '../../../shared/logger';
 import type { Actor, OpsService } from '../api';
 import type { AuditLog } from '../audit';
+import { registerDashboard, type DashboardDeps } from '../dashboard/routes';
 import { OpsError } from '../errors';
+import type { OpsMetrics } from '../metrics';
 import type { RateLimiter } from '../rate-limit';
 import type { TokenStore } from '../tokens';
 import { ACTIONS, mayCall, type Action } from './roles';
@@ -45,6 +47,10 @@ export interface ServerDeps {
   logger: Logger;
   /** Largest accepted request body in bytes. Default 1 MiB. */
   bodyLimit?: number;
+  /** Herald-wide figures on GET /metrics (any valid token). Default: no /metrics route. */
+  metrics?: OpsMetrics;
+  /** The dashboard under /dashboard (its pages call this server's API). Default: no dashboard. */
+  dashboard?: Omit<DashboardDeps, 'tokens' | 'logger' | 'identify'>;
 }
 
 /** A refusal of the transport itself (authentication, role, rate limit), with its status and headers. */
@@ -70,6 +76,8 @@ export function buildServer({
   limiter,
   logger,
   bodyLimit = 1 << 20,
+  metrics,
+  dashboard,
 }: ServerDeps): FastifyInstance {
   const app = fastify({ logger: false, bodyLimit });
   const actors = new WeakMap<FastifyRequest, Actor>();
@@ -171,6 +179,19 @@ export function buildServer({
     const ok = health.redis && health.kafka;
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', ...health });
   });
+
+  // ---- Herald-wide figures for Prometheus (scrape with `authorization: Bearer <viewer token>`)
+  if (metrics) {
+    app.get('/metrics', async (req, reply) => {
+      await authorize(req, 'metrics.read');
+      const text = await metrics.scrape();
+      return reply.type(metrics.contentType).send(text);
+    });
+  }
+
+  if (dashboard) {
+    registerDashboard(app, { ...dashboard, tokens, logger, identify: (req, a) => actors.set(req, a) });
+  }
 
   // ---- failed jobs
   app.get(`${API}/jobs/failed`, async (req) => {
