@@ -88,7 +88,8 @@ export function stateKeys(prefix: string) {
     /** zset: user id -> lease expiry (clock ms) while a send-time process delivers it. */
     inflight: k('send:inflight'),
     /**
-     * stream: one entry (field `push`, JSON PushSent) per confirmed push, waiting to be published on
+     * stream: one entry (field `push`, JSON PushSent) per confirmed push, or (fields `dead`, `reason`) per
+     * push that no device accepted, waiting to be published on
      * push.sent; the publishers' consumer group deletes each entry once Kafka has it. Bounded by what Kafka
      * has not yet taken.
      */
@@ -109,7 +110,8 @@ export function stateKeys(prefix: string) {
     strategyStats: k('stats:strategy'),
     /**
      * hash: pipeline counters: `in:<topic>` (events folded once), `dead` (events dead-lettered),
-     * `sent:<strategy>` (pushes confirmed). Bounded by topics and strategies.
+     * `sent:<strategy>` (pushes confirmed), `dead:push` (pushes no device accepted), `tokens:removed` (device
+     * tokens a provider called dead). Bounded by topics and strategies.
      */
     stats: k('stats'),
 

@@ -18,11 +18,20 @@ import type { StrategyPlugin } from '../strategies';
 import type { DropRecord, Reservation, State, Tracer, TraceInput, UserState } from '../state';
 import { dropReason } from '../pipeline/filter';
 import type { PushSink } from './sink';
+import { settle, type RetryPolicy } from './outcomes';
+import type { PushSender } from './router';
 
 export interface DispatcherDeps {
   state: Pick<State, 'users' | 'decisions' | 'delivery' | 'telemetry'>;
   strategies: Map<string, StrategyPlugin>;
-  sink: PushSink;
+  /** Where pushes go when no providers are configured: the whole push, accepted or thrown. */
+  sink?: PushSink;
+  /** The providers, device by device, with receipts, retries and dead tokens. Takes precedence over `sink`. */
+  sender?: PushSender;
+  /** Retries of a push whose devices answered 5xx, timed out or were throttled. */
+  retry?: RetryPolicy;
+  /** Jitter's source. Default Math.random. */
+  random?: () => number;
   clock: Clock;
   /** Users per tick. */
   batchSize: number;
@@ -36,9 +45,16 @@ export interface DispatcherDeps {
 export interface TickResult {
   /** Users claimed (0: nothing was due). */
   claimed: number;
-  /** Pushes handed to the sink (new ones and ones resent after a crash). */
+  /** Pushes delivered (new ones and ones resent after a crash or a retry). */
   sent: number;
+  /** Pushes that wait for another attempt. */
+  retried?: number;
+  /** Pushes dead-lettered: no device accepted them. */
+  dead?: number;
 }
+
+/** Default retries: 6 sends per device, backoff from 1 s doubling to at most 5 min. */
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseMs: 1000, maxMs: 300_000 };
 
 /**
  * Pure: the push each claimed user would get now (the winner at delivery time, rendered), or why not.
@@ -169,6 +185,46 @@ export function deliveryTrace(
 export function createDispatcher(deps: DispatcherDeps) {
   const { users, decisions, delivery, telemetry } = deps.state;
   const leaseMs = (deps.leaseRealMs ?? 30_000) * deps.clock.speed;
+  const policy = deps.retry ?? DEFAULT_RETRY;
+  const random = deps.random ?? Math.random;
+  const sink = deps.sink;
+  if (!deps.sender && !sink) throw new Error('createDispatcher: give a sink or a sender');
+
+  /**
+   * Sends through the providers and settles each push: delivered, retried later (booked again, its
+   * receipts kept in the ledger) or dead-lettered; dead tokens leave their users' devices. Retries and dead
+   * letters are written before the caller's confirm takes the users out of inflight.
+   */
+  async function viaProviders(sender: PushSender, out: readonly PushSent[]) {
+    const answers = await sender.send(out);
+    const now = deps.clock.now();
+    const delivered: PushSent[] = [];
+    const retries: Array<{ userId: string; pushId: string; json: string; retryAt: number }> = [];
+    const dead: Array<{ userId: string; pushId: string; json: string; reason: string }> = [];
+    const deadTokens: Array<{ userId: string; token: string }> = [];
+    out.forEach((p, i) => {
+      const { verdict: v, deadTokens: dt } = settle(p, answers[i] ?? [], policy, random);
+      for (const d of dt) deadTokens.push({ userId: p.userId, token: d.token });
+      const json = JSON.stringify(v.push);
+      if (v.kind === 'delivered') delivered.push(v.push);
+      else if (v.kind === 'retry')
+        retries.push({
+          userId: p.userId,
+          pushId: p.pushId,
+          json,
+          retryAt: now + Math.max(1, v.afterMs) * deps.clock.speed,
+        });
+      else dead.push({ userId: p.userId, pushId: p.pushId, json, reason: v.reason });
+    });
+    await delivery.retryLater(retries);
+    await delivery.deadLetter(dead);
+    if (dead.length > 0)
+      deps.logger.warn(
+        { dead: dead.map((d) => ({ pushId: d.pushId, reason: d.reason })) },
+        'pushes dead-lettered',
+      );
+    return { delivered, retries, dead, deadTokens };
+  }
 
   /** Delivers one batch of due users. */
   async function tick(): Promise<TickResult> {
@@ -188,23 +244,56 @@ export function createDispatcher(deps: DispatcherDeps) {
       leaseUntil,
     );
     const out = toSend(pushes, reservations);
-    await deps.sink.deliver(out);
+    let settled: Awaited<ReturnType<typeof viaProviders>> | undefined;
+    if (deps.sender) settled = await viaProviders(deps.sender, out);
+    else await sink!.deliver(out);
+    const delivered = settled?.delivered ?? out;
     // Confirm at once: between the provider's accept and this round trip lies the one window in which a
     // crash resends the batch. Bookkeeping that can wait comes after.
     await delivery.confirmSent(
-      out.map((p) => ({ userId: p.userId, pushId: p.pushId, strategy: p.strategy, json: JSON.stringify(p) })),
+      delivered.map((p) => ({
+        userId: p.userId,
+        pushId: p.pushId,
+        strategy: p.strategy,
+        json: JSON.stringify(p),
+      })),
       ids,
     );
+    // A user whose reservation a retry (or a live delivery) holds comes back when it lapses.
+    await delivery.rebook(
+      pushes.flatMap((p, i) => {
+        const r = reservations[i];
+        return r?.state === 'busy' ? [{ userId: p.userId, at: r.until }] : [];
+      }),
+    );
+    if (settled && settled.deadTokens.length > 0) {
+      const removed = await users.removeTokens(settled.deadTokens);
+      deps.logger.info({ removed }, 'removed device tokens the providers called dead');
+    }
     await telemetry.recordDrops(drops);
-    await decisions.dropWinners(
-      pushes
+    await decisions.dropWinners([
+      ...pushes
         .filter((_, i) => reservations[i]?.state === 'sent')
         .map((p) => ({ userId: p.userId, decisionId: p.pushId })),
-    );
+      ...(settled?.dead ?? []).map((d) => ({ userId: d.userId, decisionId: d.pushId })),
+    ]);
     if (deps.trace)
-      await deps.trace.record(deliveryTrace(deps.trace, winners, pushes, reservations, out, drops));
-    if (out.length > 0) deps.logger.debug({ sent: out.length, claimed: ids.length }, 'delivered');
-    return { claimed: ids.length, sent: out.length };
+      await deps.trace.record(deliveryTrace(deps.trace, winners, pushes, reservations, delivered, drops));
+    if (out.length > 0)
+      deps.logger.debug(
+        {
+          sent: delivered.length,
+          retried: settled?.retries.length,
+          dead: settled?.dead.length,
+          claimed: ids.length,
+        },
+        'delivered',
+      );
+    return {
+      claimed: ids.length,
+      sent: delivered.length,
+      ...(settled ? { retried: settled.retries.length, dead: settled.dead.length } : {}),
+    };
   }
 
   return { tick };

@@ -7,7 +7,10 @@ import { createKafka, createProducer } from '../../shared/kafka/client';
 import { onShutdown } from '../../shared/shutdown';
 import { runStage } from '../../shared/stage';
 import { startDelivery } from '../../services/delivery/delivery';
+import { createRoutes } from '../../services/delivery/providers';
+import { createProviderSender } from '../../services/delivery/router';
 import { openFileSink } from '../../services/delivery/sink';
+import { ConfigError } from '../../shared/errors';
 import { createSendTimeStage } from '../../services/pipeline/send-time';
 import { boot, fatal } from '../boot';
 
@@ -15,11 +18,26 @@ async function main() {
   const rt = boot('send-time');
   const { config, logger, clock } = rt;
   const kafka = createKafka(config.KAFKA_BROKERS, 'herald-send-time', logger);
+  let routes: ReturnType<typeof createRoutes>;
+  try {
+    routes = createRoutes(config);
+  } catch (err) {
+    fatal(logger, err, err instanceof ConfigError ? 78 : 1);
+  }
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
   const delivery = startDelivery({
     state: rt.state,
     strategies: rt.strategies,
-    sink: openFileSink(config.SINK_FILE, { console: config.SINK_CONSOLE }),
+    ...(routes
+      ? {
+          sender: createProviderSender({ routes, concurrency: config.PUSH_CONCURRENCY }),
+          retry: {
+            maxAttempts: config.PUSH_MAX_ATTEMPTS,
+            baseMs: config.PUSH_RETRY_BASE_MS,
+            maxMs: config.PUSH_RETRY_MAX_MS,
+          },
+        }
+      : { sink: openFileSink(config.SINK_FILE, { console: config.SINK_CONSOLE }) }),
     producer,
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
     clock,
@@ -60,7 +78,15 @@ async function main() {
     () => producer.disconnect(),
     () => rt.close(),
   ]);
-  logger.info({ mode: config.SEND_MODE, sink: config.SINK_FILE }, 'started');
+  logger.info(
+    {
+      mode: config.SEND_MODE,
+      ...(routes
+        ? { providers: { android: config.PUSH_ANDROID, ios: config.PUSH_IOS, web: config.PUSH_WEB } }
+        : { sink: config.SINK_FILE }),
+    },
+    'started',
+  );
 }
 
 void main();
