@@ -145,6 +145,33 @@ export const baseConfigShape = {
   /** Longest backoff between sends, real ms. Default 300000. */
   PUSH_RETRY_MAX_MS: int(1, 86_400_000).default(300_000),
   /**
+   * Rate limits per provider (and per app at it), shared by every send-time replica through a token bucket
+   * in Redis: `<provider>=<sends per second>`, comma-separated, e.g. `fcm=600,apns=2000`. Default: none.
+   */
+  PUSH_RATE_LIMITS: z
+    .string()
+    .default('')
+    .transform((spec, ctx) => {
+      const out: Partial<Record<'fcm' | 'apns' | 'webpush' | 'webhook' | 'file', number>> = {};
+      for (const part of spec
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^(fcm|apns|webpush|webhook|file)=(\d+(\.\d+)?)$/.exec(part);
+        if (!m || !(Number(m[2]) > 0)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}" is not <fcm|apns|webpush|webhook|file>=<sends/s>`,
+          });
+          return z.NEVER;
+        }
+        out[m[1] as keyof typeof out] = Number(m[2]);
+      }
+      return out;
+    }),
+  /** A rate-limit bucket holds this many seconds' worth of sends (the burst after an idle spell). Default 1. */
+  PUSH_RATE_BURST_S: z.coerce.number().positive().max(3600).default(1),
+  /**
    * How long a sent push id is remembered, in days, so no replay or duplicate sends it again. Longer than a
    * failed job waits for an operator's replay (a day less than this). Default 8.
    */

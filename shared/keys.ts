@@ -95,6 +95,14 @@ export function stateKeys(prefix: string) {
      */
     outbox: k('send:outbox'),
 
+    // ---- provider rate limits (services/state/ratelimit.store.ts)
+    /**
+     * hash: tokens (may be negative: takers queued in debt), at (Redis TIME ms of the last take). One token
+     * bucket per provider and app (FCM project, APNs topic, VAPID subject, webhook host), shared by every
+     * send-time replica. Expires once the bucket would be full again, so an idle one costs nothing.
+     */
+    rateLimit: (provider: string, app: string) => k(`ratelimit:${provider}:${app}`),
+
     // ---- telemetry (services/state/telemetry.store.ts)
     /** string: set NX when an event is folded. TTL.seen */
     seen: (eventId: string) => k(`seen:${eventId}`),
@@ -111,7 +119,8 @@ export function stateKeys(prefix: string) {
     /**
      * hash: pipeline counters: `in:<topic>` (events folded once), `dead` (events dead-lettered),
      * `sent:<strategy>` (pushes confirmed), `dead:push` (pushes no device accepted), `tokens:removed` (device
-     * tokens a provider called dead). Bounded by topics and strategies.
+     * tokens a provider called dead), `ratelimit:wait_ms:<provider>` and `ratelimit:waits:<provider>` (time
+     * sends waited on a rate limit, and how many waited). Bounded by topics and strategies.
      */
     stats: k('stats'),
 

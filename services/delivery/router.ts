@@ -11,7 +11,7 @@ import type { DeviceSend, Outcome, ProviderName, PushProvider, Routes } from './
 
 export interface SendLimiter {
   /** Waits until `provider` may send one more push. */
-  acquire(provider: ProviderName): Promise<void>;
+  acquire(provider: Pick<PushProvider, 'name' | 'app'>): Promise<void>;
 }
 
 export interface ProviderSenderOptions {
@@ -39,7 +39,7 @@ export function createProviderSender(o: ProviderSenderOptions): PushSender {
     const paused = (pausedUntil.get(provider.name) ?? 0) - now();
     if (paused > 0)
       return { kind: 'throttled', error: `${provider.name} paused after a 429`, retryAfterMs: paused };
-    if (o.limiter) await o.limiter.acquire(provider.name);
+    if (o.limiter) await o.limiter.acquire(provider);
     const out = await provider.send(s);
     if (out.kind === 'throttled') {
       const until = now() + (out.retryAfterMs ?? o.throttleMs ?? 1000);

@@ -9,6 +9,7 @@ import { stateKeys } from '../../shared/keys';
 import { createCatalogStore } from './catalog.store';
 import { createDecisionsStore } from './decisions.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
+import { createRateLimitStore } from './ratelimit.store';
 import { createScheduleStore } from './schedule.store';
 import { createTelemetryStore } from './telemetry.store';
 import { createTimingStore } from './timing.store';
@@ -41,6 +42,7 @@ export function createState(
     schedule: createScheduleStore(redis, keys),
     timing: createTimingStore(redis, keys, engagementHalfLifeDays),
     trace: createTraceStore(redis, keys, clock, trace),
+    rateLimits: createRateLimitStore(redis, keys),
   };
 }
 
@@ -50,6 +52,7 @@ export type { StoreState, SaleState, CatalogStore } from './catalog.store';
 export type { DecisionsStore } from './decisions.store';
 export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.store';
 export type { DropRecord, TelemetryStore } from './telemetry.store';
+export type { RateLimitStore } from './ratelimit.store';
 export type { ScheduleStore } from './schedule.store';
 export type { Evidence, TimingStore } from './timing.store';
 export type { TraceEntry, TraceInput, TraceStage, TraceStore, Tracer } from './trace.store';

@@ -13,11 +13,13 @@ import { PushSentV1, type PushSent } from '../../shared/schemas/events.schema';
 import type { Winner } from '../../shared/schemas/jobs.schema';
 import { loadConfig } from '../../shared/config';
 import { createDispatcher } from '../../services/delivery/dispatcher';
+import { createRateLimiter, limitsFrom } from '../../services/delivery/limiter';
 import { createRoutes } from '../../services/delivery/providers';
 import { createProviderSender } from '../../services/delivery/router';
 import { createState } from '../../services/state';
 import { createDailySale } from '../../services/strategies/daily-sale/daily-sale.strategy';
 import { redisNamespace } from '../helpers/redis-ns';
+import { waitFor } from '../helpers/wait';
 import {
   apnsServer,
   fcmError,
@@ -447,5 +449,45 @@ describe('provider config', () => {
     expect(bad({ WEBPUSH_VAPID_PRIVATE_KEY: 'short' })).toMatch(
       /^config: WEBPUSH_VAPID_PUBLIC_KEY \/ WEBPUSH_VAPID_PRIVATE_KEY are not VAPID keys/,
     );
+  });
+});
+
+describe('provider rate limits shared by replicas', () => {
+  it('one token bucket per provider and app in Redis: two replicas together wait their turn, and the wait is counted', async () => {
+    const ns = redisNamespace();
+    try {
+      const state = createState(ns.redis, ns.prefix);
+      const slept: number[] = [];
+      const replica = () =>
+        createRateLimiter({
+          store: state.rateLimits,
+          limits: limitsFrom({ fcm: 50 }, 0.1),
+          logger: createLogger('test', 'silent'),
+          sleep: (ms) => {
+            slept.push(ms);
+            return Promise.resolve();
+          },
+        });
+      const [a, b] = [replica(), replica()];
+      const fcmApp = { name: 'fcm' as const, app: 'herald-test' };
+      await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).acquire(fcmApp)));
+      // A burst of 5 (0.1 s at 50/s) goes at once; the other 25 queue 20 ms apart, across both replicas.
+      expect(slept).toHaveLength(25);
+      expect(Math.max(...slept)).toBeGreaterThan(400);
+      expect(Math.max(...slept)).toBeLessThanOrEqual(500);
+      // Another app at the same provider has a bucket of its own; a provider without a limit never waits.
+      await a.acquire({ name: 'fcm', app: 'another-project' });
+      await a.acquire({ name: 'apns', app: 'com.example.app' });
+      expect(slept).toHaveLength(25);
+      expect(a.waited().fcm!.waits + b.waited().fcm!.waits).toBe(25);
+      await waitFor(
+        async () => (await state.telemetry.counters()).stats['ratelimit:waits:fcm'] === 25,
+        'the waits to be counted in state',
+        5000,
+        20,
+      );
+    } finally {
+      await ns.drop();
+    }
   });
 });

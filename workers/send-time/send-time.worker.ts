@@ -7,6 +7,7 @@ import { createKafka, createProducer } from '../../shared/kafka/client';
 import { onShutdown } from '../../shared/shutdown';
 import { runStage } from '../../shared/stage';
 import { startDelivery } from '../../services/delivery/delivery';
+import { createRateLimiter, limitsFrom } from '../../services/delivery/limiter';
 import { createRoutes } from '../../services/delivery/providers';
 import { createProviderSender } from '../../services/delivery/router';
 import { openFileSink } from '../../services/delivery/sink';
@@ -30,7 +31,15 @@ async function main() {
     strategies: rt.strategies,
     ...(routes
       ? {
-          sender: createProviderSender({ routes, concurrency: config.PUSH_CONCURRENCY }),
+          sender: createProviderSender({
+            routes,
+            concurrency: config.PUSH_CONCURRENCY,
+            limiter: createRateLimiter({
+              store: rt.state.rateLimits,
+              limits: limitsFrom(config.PUSH_RATE_LIMITS, config.PUSH_RATE_BURST_S),
+              logger,
+            }),
+          }),
           retry: {
             maxAttempts: config.PUSH_MAX_ATTEMPTS,
             baseMs: config.PUSH_RETRY_BASE_MS,

@@ -110,6 +110,7 @@ export function createApnsProvider(o: ApnsOptions): PushProvider {
 
   return {
     name: 'apns',
+    app: o.topic,
     async send(s: DeviceSend): Promise<Outcome> {
       try {
         const r = await request(s, await jwt.get());

@@ -62,6 +62,7 @@ export function createFcmProvider(o: FcmOptions): PushProvider {
 
   return {
     name: 'fcm',
+    app: o.account.projectId,
     async send(s: DeviceSend): Promise<Outcome> {
       try {
         const bearer = await token.get();

@@ -11,6 +11,7 @@ export function createFileProvider(path: string): PushProvider {
   mkdirSync(dirname(path), { recursive: true });
   return {
     name: 'file',
+    app: 'file',
     async send(s: DeviceSend): Promise<Outcome> {
       await appendFile(path, JSON.stringify({ ...s.push, devices: [s.device] }) + '\n');
       return { kind: 'accepted' };

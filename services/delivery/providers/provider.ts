@@ -39,6 +39,8 @@ export interface DeviceSend {
 
 export interface PushProvider {
   readonly name: ProviderName;
+  /** The app at the provider (FCM project, APNs topic, VAPID subject, webhook host): its rate limit's key. */
+  readonly app: string;
   /** Sends one push to one device. Never throws for a provider's answer; only for a bug. */
   send(s: DeviceSend): Promise<Outcome>;
   /** Releases connections (APNs keeps an HTTP/2 session open). */

@@ -45,6 +45,7 @@ export function createWebhookProvider(o: WebhookOptions): PushProvider {
   const now = o.now ?? Date.now;
   return {
     name: 'webhook',
+    app: new URL(o.url).host,
     async send(s: DeviceSend): Promise<Outcome> {
       const body = webhookBody(s);
       try {

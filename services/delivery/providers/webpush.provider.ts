@@ -50,6 +50,7 @@ export function createWebPushProvider(o: WebPushOptions): PushProvider {
   const agent = new Agent({ keepAlive: true, ...(o.ca ? { ca: o.ca } : {}) });
   return {
     name: 'webpush',
+    app: o.vapid.subject,
     async send(s: DeviceSend): Promise<Outcome> {
       let sub: z.infer<typeof Subscription>;
       try {
