@@ -89,6 +89,11 @@ export const baseConfigShape = {
   SEND_POLL_MS: int(10, 60_000).default(250),
   /** Real ms a delivery batch stays leased to one send-time process; a dead one's batch is retaken after it. Default 30000. */
   SEND_LEASE_MS: int(500, 600_000).default(30_000),
+  /**
+   * A JSON file of push templates per strategy and locale (services/delivery/templates.ts), checked at
+   * start. Default: none, each strategy renders its own pushes.
+   */
+  TEMPLATES_FILE: z.string().min(1).optional(),
   /** Path of the JSON-lines file the development sink appends to. Default out/pushes.jsonl. */
   SINK_FILE: z.string().min(1).default('out/pushes.jsonl'),
   /** Also print each push on stdout. Default false. */

@@ -74,6 +74,7 @@ export function startDelivery(o: DeliveryOptions) {
     ...(o.sink ? { sink: o.sink } : {}),
     ...(o.sender ? { sender: o.sender } : {}),
     ...(o.retry ? { retry: o.retry } : {}),
+    ...(o.templates ? { templates: o.templates } : {}),
     clock: o.clock,
     batchSize: o.batchSize,
     leaseRealMs: o.leaseMs,

@@ -20,6 +20,7 @@ import { dropReason } from '../pipeline/filter';
 import type { PushSink } from './sink';
 import { settle, type RetryPolicy } from './outcomes';
 import type { PushSender } from './router';
+import type { RenderedPush, Templates } from './templates';
 
 export interface DispatcherDeps {
   state: Pick<State, 'users' | 'decisions' | 'delivery' | 'telemetry'>;
@@ -32,6 +33,8 @@ export interface DispatcherDeps {
   retry?: RetryPolicy;
   /** Jitter's source. Default Math.random. */
   random?: () => number;
+  /** Templates per strategy and locale (checked at start); without, each strategy's own render. */
+  templates?: Templates;
   clock: Clock;
   /** Users per tick. */
   batchSize: number;
@@ -67,6 +70,7 @@ export function planPushes(
   strategies: ReadonlyMap<string, Pick<StrategyPlugin, 'render'>>,
   now: number,
   plans: ReadonlyMap<string, string> = new Map(),
+  templates?: Templates,
 ): { pushes: PushSent[]; drops: DropRecord[] } {
   const sentAt = new Date(now).toISOString();
   const pushes: PushSent[] = [];
@@ -87,7 +91,9 @@ export function planPushes(
       });
       continue;
     }
-    const r = strategy.render(w.candidate, user.locale);
+    const r: RenderedPush = templates
+      ? templates.render(w.strategy, strategy, w.candidate, user)
+      : strategy.render(w.candidate, user.locale);
     const plan = plans.get(userId);
     pushes.push({
       v: 1,
@@ -99,6 +105,7 @@ export function planPushes(
       title: r.title,
       body: r.body,
       deepLink: r.deepLink,
+      ...(r.image ? { image: r.image } : {}),
       devices: user.devices,
       score: w.score,
       sentAt,
@@ -237,7 +244,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       users.getUsers(ids),
       delivery.plans(ids),
     ]);
-    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now, plans);
+    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now, plans, deps.templates);
     const reservations = await delivery.reserveContacts(
       pushes.map((p) => ({ userId: p.userId, pushId: p.pushId, json: JSON.stringify(p) })),
       now,

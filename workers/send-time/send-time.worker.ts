@@ -11,6 +11,7 @@ import { createRateLimiter, limitsFrom } from '../../services/delivery/limiter';
 import { createRoutes } from '../../services/delivery/providers';
 import { createProviderSender } from '../../services/delivery/router';
 import { openFileSink } from '../../services/delivery/sink';
+import { loadTemplates, type Templates } from '../../services/delivery/templates';
 import { ConfigError } from '../../shared/errors';
 import { createSendTimeStage } from '../../services/pipeline/send-time';
 import { boot, fatal } from '../boot';
@@ -20,8 +21,11 @@ async function main() {
   const { config, logger, clock } = rt;
   const kafka = createKafka(config.KAFKA_BROKERS, 'herald-send-time', logger);
   let routes: ReturnType<typeof createRoutes>;
+  let templates: Templates | undefined;
   try {
     routes = createRoutes(config);
+    if (config.TEMPLATES_FILE)
+      templates = loadTemplates(config.TEMPLATES_FILE, new Set(rt.strategies.keys()));
   } catch (err) {
     fatal(logger, err, err instanceof ConfigError ? 78 : 1);
   }
@@ -47,6 +51,7 @@ async function main() {
           },
         }
       : { sink: openFileSink(config.SINK_FILE, { console: config.SINK_CONSOLE }) }),
+    ...(templates ? { templates } : {}),
     producer,
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
     clock,
