@@ -139,8 +139,11 @@ export const baseConfigShape = {
   WEBHOOK_URL: z.url().optional(),
   /** The webhook's HMAC-SHA256 secret, at least 16 characters. Required with WEBHOOK_URL. */
   WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
-  /** Real ms before a provider's request counts as timed out (and is retried). Default 10000. */
-  PUSH_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  /**
+   * Real ms before a provider's request counts as timed out (and is retried). At most SEND_LEASE_MS / 4, so
+   * a batch's sends end inside its lease. Default 5000.
+   */
+  PUSH_TIMEOUT_MS: int(100, 120_000).default(5000),
   /** Provider requests in flight at once per send-time process. Default 64. */
   PUSH_CONCURRENCY: int(1, 1024).default(64),
   /** Sends tried per device on 5xx, timeouts and 429 before the device counts as failed. Default 6. */

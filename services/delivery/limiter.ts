@@ -1,7 +1,8 @@
 /**
  * Per-provider rate limits, shared by every send-time replica through a token bucket per (provider, app) in
  * Redis (services/state/ratelimit.store.ts). A send takes one token and sleeps for as long as the bucket
- * says; the time slept is counted per provider in the pipeline's counters (`ratelimit:wait_ms:<provider>`,
+ * says, unless that is longer than the batch can afford (then it is deferred and retried through the
+ * ledger); a provider's 429 pauses its bucket for every replica; the time slept is counted per provider in the pipeline's counters (`ratelimit:wait_ms:<provider>`,
  * `ratelimit:waits:<provider>`), and kept here for a caller that reports it.
  */
 import type { Logger } from '../../shared/logger';
@@ -18,7 +19,7 @@ export interface ProviderLimit {
 }
 
 export interface RateLimiterOptions {
-  store: Pick<RateLimitStore, 'take' | 'recordWait'>;
+  store: Pick<RateLimitStore, 'take' | 'recordWait' | 'pause'>;
   limits: Partial<Record<ProviderName, ProviderLimit>>;
   logger: Logger;
   /** Default: a timer. */
@@ -32,11 +33,12 @@ export function createRateLimiter(o: RateLimiterOptions): SendLimiter & {
   const nap = o.sleep ?? sleep;
   const waited: Record<string, { ms: number; waits: number }> = {};
   return {
-    async acquire(p: Pick<PushProvider, 'name' | 'app'>): Promise<void> {
+    async acquire(p: Pick<PushProvider, 'name' | 'app'>, maxWaitMs: number): Promise<number> {
       const limit = o.limits[p.name];
-      if (!limit) return;
-      const ms = await o.store.take(p.name, p.app, limit.ratePerS, limit.burst);
-      if (ms <= 0) return;
+      if (!limit) return 0;
+      const ms = await o.store.take(p.name, p.app, limit.ratePerS, limit.burst, 1, Math.max(0, maxWaitMs));
+      if (ms < 0) return -ms;
+      if (ms === 0) return 0;
       const w = (waited[p.name] ??= { ms: 0, waits: 0 });
       w.ms += ms;
       w.waits += 1;
@@ -44,6 +46,11 @@ export function createRateLimiter(o: RateLimiterOptions): SendLimiter & {
         .recordWait(p.name, ms, 1)
         .catch((err: unknown) => o.logger.warn({ err }, 'could not count a rate-limit wait'));
       await nap(ms);
+      return 0;
+    },
+    async pause(p: Pick<PushProvider, 'name' | 'app'>, ms: number): Promise<void> {
+      if (!o.limits[p.name]) return;
+      await o.store.pause(p.name, p.app, ms);
     },
     waited: () => structuredClone(waited),
   };

@@ -5,7 +5,8 @@
  * - delivered once every device is settled and at least one accepted it (it counts once, however many
  *   devices took it);
  * - retried later while some device waits on a 5xx, a timeout or a 429, with exponential backoff and jitter
- *   (at least the provider's Retry-After), until that device has had `maxAttempts`;
+ *   (at least the provider's Retry-After), until that device has had `maxAttempts`; a device that was not
+ *   sent at all (deferred: a paused provider, a rate limit, a batch out of time) waits without spending one;
  * - dead when every device is settled and none accepted: dead-lettered with the reason.
  */
 import type { Device } from '../../shared/schemas/common';
@@ -63,9 +64,22 @@ export function settle(
   const deadTokens: Device[] = [];
   let waitMs = 0;
   for (const a of answers) {
-    const attempts = (receipts.get(a.index)?.attempts ?? 0) + 1;
-    const base = { device: a.index, provider: a.provider, attempts };
     const o = a.outcome;
+    const before = receipts.get(a.index)?.attempts ?? 0;
+    if (o.kind === 'deferred') {
+      // Never sent: the device waits as it was, no attempt spent.
+      receipts.set(a.index, {
+        device: a.index,
+        provider: a.provider,
+        status: 'retrying',
+        error: o.error,
+        attempts: before,
+      });
+      waitMs = Math.max(waitMs, o.afterMs);
+      continue;
+    }
+    const attempts = before + 1;
+    const base = { device: a.index, provider: a.provider, attempts };
     let r: DeviceReceipt;
     if (o.kind === 'accepted') {
       r = { ...base, status: 'accepted', ...(o.messageId ? { messageId: o.messageId } : {}) };

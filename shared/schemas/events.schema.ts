@@ -121,8 +121,8 @@ export const DeviceReceipt = z.object({
   messageId: z.string().optional(),
   /** The provider's error, as `<provider> <status> <reason>`. */
   error: z.string().optional(),
-  /** Sends tried on this device. */
-  attempts: z.number().int().min(1),
+  /** Sends tried on this device (0 only while a retry waits for a device never yet sent to). */
+  attempts: z.number().int().min(0),
 });
 export type DeviceReceipt = z.infer<typeof DeviceReceipt>;
 

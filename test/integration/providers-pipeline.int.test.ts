@@ -55,6 +55,7 @@ describe('real time through real providers, every worker a process', () => {
         APNS_ENDPOINT: apns.url,
         APNS_CA_FILE: tls.certFile,
         PUSH_RATE_LIMITS: 'fcm=100,apns=100',
+        PUSH_TIMEOUT_MS: '700',
         TEMPLATES_FILE: templates,
       },
       async (e) => {

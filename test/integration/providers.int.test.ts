@@ -83,7 +83,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-function setup(extra: NodeJS.ProcessEnv = {}) {
+function setup(extra: NodeJS.ProcessEnv = {}, limits?: { fcm: number; budgetMs: number }) {
   const ns = redisNamespace();
   const clock = new ManualClock(T0);
   const state = createState(ns.redis, ns.prefix, clock, {
@@ -91,7 +91,19 @@ function setup(extra: NodeJS.ProcessEnv = {}) {
     pushRecordMs: 8 * 24 * HOUR,
   });
   const routes = createRoutes(loadConfig({ ...env, ...extra }))!;
-  const sender = createProviderSender({ routes, concurrency: 16, now: () => clock.now() });
+  const limiter = limits
+    ? createRateLimiter({
+        store: state.rateLimits,
+        limits: limitsFrom({ fcm: limits.fcm }, 1),
+        logger: createLogger('test', 'silent'),
+      })
+    : undefined;
+  const sender = createProviderSender({
+    routes,
+    concurrency: limits ? 1 : 16,
+    now: () => clock.now(),
+    ...(limiter && limits ? { limiter, budgetMs: limits.budgetMs } : {}),
+  });
   const dispatcher = createDispatcher({
     state,
     strategies: new Map([['daily-sale', createDailySale()]]),
@@ -396,6 +408,19 @@ describe('delivery through real provider protocols', () => {
     expect((await t.dispatcher.tick()).claimed).toBe(0);
   });
 
+  it('a rate limit the batch cannot wait for defers the sends (no attempt spent) to when the bucket has tokens', async () => {
+    t = setup({}, { fcm: 1, budgetMs: 200 });
+    for (const u of ['l1', 'l2', 'l3']) await t.user(u, [android(`fcm-limited-${u}`)]);
+    expect(await t.dispatcher.tick()).toMatchObject({ claimed: 3, sent: 1, retried: 2 });
+    expect(fcm.seen.filter((s) => s.token.startsWith('fcm-limited-'))).toHaveLength(1);
+    const dues = await Promise.all(['l2', 'l3'].map(async (u) => (await t.state.delivery.bookingOf(u))!.due));
+    // One token a second: the deferred come back when the bucket has one again, not at once.
+    for (const d of dues) {
+      expect(d - T0).toBeGreaterThanOrEqual(900);
+      expect(d - T0).toBeLessThanOrEqual(1000);
+    }
+  });
+
   it('429 with Retry-After pauses that provider for that long; then every push goes out once', async () => {
     t = setup();
     let throttled = false;
@@ -443,6 +468,9 @@ describe('provider config', () => {
       }),
     ).toMatch(/^config: APNS_KEY_FILE is not a readable PEM private key/);
     expect(bad({ APNS_TEAM_ID: undefined })).toBe('config: APNS_TEAM_ID is required when PUSH_IOS=apns');
+    expect(bad({ PUSH_TIMEOUT_MS: '9000' })).toBe(
+      "config: PUSH_TIMEOUT_MS=9000 is invalid: at most SEND_LEASE_MS / 4 (7500), so a batch's sends end inside its lease",
+    );
     expect(bad({ FCM_SERVICE_ACCOUNT_FILE: dir.file('sa-bad.json', '{"project_id":"p"}') })).toMatch(
       /^config: FCM_SERVICE_ACCOUNT_FILE=".*" is not a service account: client_email/,
     );
@@ -470,14 +498,27 @@ describe('provider rate limits shared by replicas', () => {
         });
       const [a, b] = [replica(), replica()];
       const fcmApp = { name: 'fcm' as const, app: 'herald-test' };
-      await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).acquire(fcmApp)));
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).acquire(fcmApp, 10_000)),
+      );
+      expect(answers.every((x) => x === 0)).toBe(true);
       // A burst of 5 (0.1 s at 50/s) goes at once; the other 25 queue 20 ms apart, across both replicas.
       expect(slept).toHaveLength(25);
       expect(Math.max(...slept)).toBeGreaterThan(400);
       expect(Math.max(...slept)).toBeLessThanOrEqual(500);
       // Another app at the same provider has a bucket of its own; a provider without a limit never waits.
-      await a.acquire({ name: 'fcm', app: 'another-project' });
-      await a.acquire({ name: 'apns', app: 'com.example.app' });
+      expect(await a.acquire({ name: 'fcm', app: 'another-project' }, 0)).toBe(0);
+      expect(await a.acquire({ name: 'apns', app: 'com.example.app' }, 0)).toBe(0);
+      expect(slept).toHaveLength(25);
+      // A sender that cannot afford the queue's wait takes nothing and is told when to come back.
+      const later = await a.acquire(fcmApp, 50);
+      expect(later).toBeGreaterThan(50);
+      expect(slept).toHaveLength(25);
+      // A provider's 429 pauses its bucket for every replica.
+      await a.pause!(fcmApp, 5000);
+      const paused = await b.acquire(fcmApp, 10_000);
+      expect(paused).toBeGreaterThan(4000);
+      expect(paused).toBeLessThanOrEqual(5000);
       expect(slept).toHaveLength(25);
       expect(a.waited().fcm!.waits + b.waited().fcm!.waits).toBe(25);
       await waitFor(

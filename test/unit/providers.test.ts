@@ -159,6 +159,31 @@ describe('settling a push', () => {
     expect(devicesToSend(s.verdict.push)).toEqual([1]);
   });
 
+  it('spends no attempt on a device that was deferred (never sent), and waits as long as it was told', () => {
+    const s = settle(
+      push,
+      [
+        { index: 0, provider: 'fcm', outcome: { kind: 'accepted' } },
+        {
+          index: 1,
+          provider: 'apns',
+          outcome: { kind: 'deferred', error: 'apns rate limit', afterMs: 1500 },
+        },
+        { index: 2, provider: 'apns', outcome: { kind: 'deferred', error: 'apns rate limit', afterMs: 700 } },
+      ],
+      policy,
+      () => 0,
+    );
+    expect(s.verdict.kind).toBe('retry');
+    expect(s.verdict.kind === 'retry' && s.verdict.afterMs).toBe(1500);
+    expect(s.verdict.push.receipts!.map((r) => [r.status, r.attempts])).toEqual([
+      ['accepted', 1],
+      ['retrying', 0],
+      ['retrying', 0],
+    ]);
+    expect(devicesToSend(s.verdict.push)).toEqual([1, 2]);
+  });
+
   it('counts a push delivered when a device accepted and the rest settled; dead when none did', () => {
     const first = settle(
       push,

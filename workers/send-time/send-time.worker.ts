@@ -8,7 +8,7 @@ import { onShutdown } from '../../shared/shutdown';
 import { runStage } from '../../shared/stage';
 import { startDelivery } from '../../services/delivery/delivery';
 import { createRateLimiter, limitsFrom } from '../../services/delivery/limiter';
-import { createRoutes } from '../../services/delivery/providers';
+import { createRoutes, sendBudgetMs } from '../../services/delivery/providers';
 import { createProviderSender } from '../../services/delivery/router';
 import { openFileSink } from '../../services/delivery/sink';
 import { loadTemplates, type Templates } from '../../services/delivery/templates';
@@ -38,6 +38,7 @@ async function main() {
           sender: createProviderSender({
             routes,
             concurrency: config.PUSH_CONCURRENCY,
+            budgetMs: sendBudgetMs(config),
             limiter: createRateLimiter({
               store: rt.state.rateLimits,
               limits: limitsFrom(config.PUSH_RATE_LIMITS, config.PUSH_RATE_BURST_S),

@@ -36,8 +36,18 @@ export type ProvidersConfig = Pick<
   | 'WEBHOOK_URL'
   | 'WEBHOOK_SECRET'
   | 'PUSH_TIMEOUT_MS'
+  | 'SEND_LEASE_MS'
   | 'SINK_FILE'
 >;
+
+/**
+ * Real ms from the start of a delivery batch during which its sends may start: a third of the lease, so
+ * that with a credential fetch and a send each bounded by PUSH_TIMEOUT_MS (at most a quarter of the lease)
+ * the batch is confirmed before its lease runs out and no other replica takes it over mid-send.
+ */
+export function sendBudgetMs(c: Pick<ProvidersConfig, 'SEND_LEASE_MS'>): number {
+  return Math.floor(c.SEND_LEASE_MS / 3);
+}
 
 function required<T>(value: T | undefined, variable: string, by: string): T {
   if (value === undefined) throw new ConfigError(`config: ${variable} is required when ${by}`);
@@ -104,6 +114,11 @@ function build(name: ProviderName, c: ProvidersConfig, by: string): PushProvider
 export function createRoutes(c: ProvidersConfig): Routes | null {
   const wanted = { android: c.PUSH_ANDROID, ios: c.PUSH_IOS, web: c.PUSH_WEB } as const;
   if (Object.values(wanted).every((n) => n === 'file')) return null;
+  if (c.PUSH_TIMEOUT_MS * 4 > c.SEND_LEASE_MS)
+    throw new ConfigError(
+      `config: PUSH_TIMEOUT_MS=${c.PUSH_TIMEOUT_MS} is invalid: at most SEND_LEASE_MS / 4 ` +
+        `(${Math.floor(c.SEND_LEASE_MS / 4)}), so a batch's sends end inside its lease`,
+    );
   const built = new Map<ProviderName, PushProvider>();
   const get = (name: ProviderName, platform: string) => {
     let p = built.get(name);

@@ -19,13 +19,16 @@ export type ProviderName = 'fcm' | 'apns' | 'webpush' | 'webhook' | 'file';
  *   backs off that long.
  * - `retry`: 5xx, a timeout, a connection error: another attempt may get through.
  * - `failed`: anything else (a payload the provider refuses, bad credentials): retrying will not help.
+ * - `deferred`: not sent at all (the provider is paused after a 429, its rate limit would make the send wait
+ *   too long, the batch ran out of time): try again after `afterMs`; no attempt is spent.
  */
 export type Outcome =
   | { kind: 'accepted'; messageId?: string }
   | { kind: 'invalid_token'; error: string }
   | { kind: 'throttled'; error: string; retryAfterMs?: number }
   | { kind: 'retry'; error: string }
-  | { kind: 'failed'; error: string };
+  | { kind: 'failed'; error: string }
+  | { kind: 'deferred'; error: string; afterMs: number };
 
 /** The push as a provider sends it: the event, rendered, and the device it goes to. */
 export interface DeviceSend {
