@@ -36,7 +36,9 @@ export function createRateLimiter(o: RateLimiterOptions): SendLimiter & {
     async acquire(p: Pick<PushProvider, 'name' | 'app'>, maxWaitMs: number): Promise<number> {
       const limit = o.limits[p.name];
       if (!limit) return 0;
-      const ms = await o.store.take(p.name, p.app, limit.ratePerS, limit.burst, 1, Math.max(0, maxWaitMs));
+      // Redis' Lua reads no Infinity: an unbounded wait is a very long one.
+      const bound = Math.max(0, Math.min(maxWaitMs, Number.MAX_SAFE_INTEGER));
+      const ms = await o.store.take(p.name, p.app, limit.ratePerS, limit.burst, 1, bound);
       if (ms < 0) return -ms;
       if (ms === 0) return 0;
       const w = (waited[p.name] ??= { ms: 0, waits: 0 });
