@@ -9,6 +9,11 @@
  * reservation held by a live delivery is left alone. A push reserved by a process that died is resent as
  * it was (not re-decided). The one window left is a process dying after the sink accepted a batch and before
  * its confirm reached Redis: that batch is sent again once its lease runs out. See delivery.store.ts.
+ *
+ * With providers (a sender instead of the sink), each push settles device by device (outcomes.ts): delivered
+ * pushes are confirmed as above, with their receipts; a push that waits for a retry stays reserved in the
+ * ledger with its receipts (only the devices still waiting are sent to next time) and its user is booked
+ * again; a push no device accepted is dead-lettered through the outbox; dead tokens leave the user's devices.
  */
 import type { Clock } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';

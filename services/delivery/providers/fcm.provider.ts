@@ -30,7 +30,7 @@ export function fcmMessage(s: DeviceSend): unknown {
       token: s.device.token,
       notification: { title: p.title, body: p.body, ...(p.image ? { image: p.image } : {}) },
       data: { pushId: p.pushId, deepLink: p.deepLink, strategy: p.strategy },
-      android: { notification: { tag: p.pushId, click_action: p.deepLink } },
+      android: { notification: { tag: p.pushId } },
     },
   };
 }
