@@ -89,10 +89,96 @@ export const baseConfigShape = {
   SEND_POLL_MS: int(10, 60_000).default(250),
   /** Real ms a delivery batch stays leased to one send-time process; a dead one's batch is retaken after it. Default 30000. */
   SEND_LEASE_MS: int(500, 600_000).default(30_000),
+  /**
+   * A JSON file of push templates per strategy and locale (services/delivery/templates.ts), checked at
+   * start. Default: none, each strategy renders its own pushes.
+   */
+  TEMPLATES_FILE: z.string().min(1).optional(),
   /** Path of the JSON-lines file the development sink appends to. Default out/pushes.jsonl. */
   SINK_FILE: z.string().min(1).default('out/pushes.jsonl'),
   /** Also print each push on stdout. Default false. */
   SINK_CONSOLE: bool.default(false),
+  /** Provider of Android devices: `fcm`, `webhook` or `file` (SINK_FILE). Default file. */
+  PUSH_ANDROID: z.enum(['fcm', 'webhook', 'file']).default('file'),
+  /** Provider of iOS devices: `apns`, `fcm` (FCM relays to APNs), `webhook` or `file`. Default file. */
+  PUSH_IOS: z.enum(['apns', 'fcm', 'webhook', 'file']).default('file'),
+  /** Provider of browsers: `webpush`, `webhook` or `file`. Default file. */
+  PUSH_WEB: z.enum(['webpush', 'webhook', 'file']).default('file'),
+  /** The Google service-account JSON file FCM authenticates with. Required when a platform uses fcm. */
+  FCM_SERVICE_ACCOUNT_FILE: z.string().min(1).optional(),
+  /** Base URL of the FCM HTTP v1 API. Default https://fcm.googleapis.com. */
+  FCM_ENDPOINT: z.url().default('https://fcm.googleapis.com'),
+  /** The OAuth token endpoint. Default: the service account's token_uri. */
+  FCM_TOKEN_URI: z.url().optional(),
+  /** The APNs signing key (.p8, PEM). Required when PUSH_IOS=apns, with APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC. */
+  APNS_KEY_FILE: z.string().min(1).optional(),
+  /** The key's id (10 characters, from the developer account). */
+  APNS_KEY_ID: z.string().min(1).optional(),
+  /** The team id (10 characters). */
+  APNS_TEAM_ID: z.string().min(1).optional(),
+  /** The app's bundle id, sent as apns-topic. */
+  APNS_TOPIC: z.string().min(1).optional(),
+  /** APNs base URL. Default https://api.push.apple.com (development builds: https://api.sandbox.push.apple.com). */
+  APNS_ENDPOINT: z.url().default('https://api.push.apple.com'),
+  /** Extra CA certificates (PEM file) trusted for APNS_ENDPOINT: a local test server's. */
+  APNS_CA_FILE: z.string().min(1).optional(),
+  /** VAPID public key, URL-safe base64. Required when PUSH_WEB=webpush, with the private key and subject. */
+  WEBPUSH_VAPID_PUBLIC_KEY: z.string().min(1).optional(),
+  /** VAPID private key, URL-safe base64. */
+  WEBPUSH_VAPID_PRIVATE_KEY: z.string().min(1).optional(),
+  /** VAPID subject: a mailto: or https: URL where the push service can reach the sender. */
+  WEBPUSH_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:)/, 'a mailto: or https: URL')
+    .optional(),
+  /** Seconds a push service keeps a message for an offline browser. Default 86400. */
+  WEBPUSH_TTL_S: int(0, 2_419_200).default(86_400),
+  /** Extra CA certificates (PEM file) trusted for push services: a local test server's. */
+  WEBPUSH_CA_FILE: z.string().min(1).optional(),
+  /** The webhook's URL. Required when a platform uses webhook. */
+  WEBHOOK_URL: z.url().optional(),
+  /** The webhook's HMAC-SHA256 secret, at least 16 characters. Required with WEBHOOK_URL. */
+  WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  /**
+   * Real ms before a provider's request counts as timed out (and is retried). At most SEND_LEASE_MS / 4, so
+   * a batch's sends end inside its lease. Default 5000.
+   */
+  PUSH_TIMEOUT_MS: int(100, 120_000).default(5000),
+  /** Provider requests in flight at once per send-time process. Default 64. */
+  PUSH_CONCURRENCY: int(1, 1024).default(64),
+  /** Sends tried per device on 5xx, timeouts and 429 before the device counts as failed. Default 6. */
+  PUSH_MAX_ATTEMPTS: int(1, 50).default(6),
+  /** Backoff after a device's first failed send, real ms; doubles with each, with jitter. Default 1000. */
+  PUSH_RETRY_BASE_MS: int(1, 3_600_000).default(1000),
+  /** Longest backoff between sends, real ms. Default 300000. */
+  PUSH_RETRY_MAX_MS: int(1, 86_400_000).default(300_000),
+  /**
+   * Rate limits per provider (and per app at it), shared by every send-time replica through a token bucket
+   * in Redis: `<provider>=<sends per second>`, comma-separated, e.g. `fcm=600,apns=2000`. Default: none.
+   */
+  PUSH_RATE_LIMITS: z
+    .string()
+    .default('')
+    .transform((spec, ctx) => {
+      const out: Partial<Record<'fcm' | 'apns' | 'webpush' | 'webhook' | 'file', number>> = {};
+      for (const part of spec
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^(fcm|apns|webpush|webhook|file)=(\d+(\.\d+)?)$/.exec(part);
+        if (!m || !(Number(m[2]) > 0)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}" is not <fcm|apns|webpush|webhook|file>=<sends/s>`,
+          });
+          return z.NEVER;
+        }
+        out[m[1] as keyof typeof out] = Number(m[2]);
+      }
+      return out;
+    }),
+  /** A rate-limit bucket holds this many seconds' worth of sends (the burst after an idle spell). Default 1. */
+  PUSH_RATE_BURST_S: z.coerce.number().positive().max(3600).default(1),
   /**
    * How long a sent push id is remembered, in days, so no replay or duplicate sends it again. Longer than a
    * failed job waits for an operator's replay (a day less than this). Default 8.

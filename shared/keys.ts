@@ -98,11 +98,20 @@ export function stateKeys(prefix: string) {
     /** zset: user id -> lease expiry (clock ms) while a send-time process delivers it. */
     inflight: k('send:inflight'),
     /**
-     * stream: one entry (field `push`, JSON PushSent) per confirmed push, waiting to be published on
+     * stream: one entry (field `push`, JSON PushSent) per confirmed push, or (fields `dead`, `reason`) per
+     * push that no device accepted, waiting to be published on
      * push.sent; the publishers' consumer group deletes each entry once Kafka has it. Bounded by what Kafka
      * has not yet taken.
      */
     outbox: k('send:outbox'),
+
+    // ---- provider rate limits (services/state/ratelimit.store.ts)
+    /**
+     * hash: tokens (may be negative: takers queued in debt), at (Redis TIME ms of the last take). One token
+     * bucket per provider and app (FCM project, APNs topic, VAPID subject, webhook host), shared by every
+     * send-time replica. Expires once the bucket would be full again, so an idle one costs nothing.
+     */
+    rateLimit: (provider: string, app: string) => k(`ratelimit:${provider}:${app}`),
 
     // ---- telemetry (services/state/telemetry.store.ts)
     /** string: set NX when an event is folded. TTL.seen */
@@ -119,7 +128,9 @@ export function stateKeys(prefix: string) {
     strategyStats: k('stats:strategy'),
     /**
      * hash: pipeline counters: `in:<topic>` (events folded once), `dead` (events dead-lettered),
-     * `sent:<strategy>` (pushes confirmed). Bounded by topics and strategies.
+     * `sent:<strategy>` (pushes confirmed), `dead:push` (pushes no device accepted), `tokens:removed` (device
+     * tokens a provider called dead), `ratelimit:wait_ms:<provider>` and `ratelimit:waits:<provider>` (time
+     * sends waited on a rate limit, and how many waited). Bounded by topics and strategies.
      */
     stats: k('stats'),
 

@@ -4,7 +4,7 @@
  * always wins over what `--quick` sets.
  */
 
-export const PARTS = ['micro', 'addbulk', 'fanout', 'naive', 'latency', 'ingest'] as const;
+export const PARTS = ['micro', 'addbulk', 'fanout', 'naive', 'latency', 'ingest', 'providers'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchArgs {
@@ -33,6 +33,8 @@ export interface BenchArgs {
   ingestEvents: number;
   /** A fan-out that has not booked everyone after this many seconds is stopped and reported. Default 1200. */
   fanoutTimeoutS: number;
+  /** Pushes through each provider path (one device each). Default 5000 (quick: 1000). */
+  providerPushes: number;
   /** Where the JSON goes. Default out/bench/bench.json. */
   out: string;
   /** Seconds between progress lines. Default 3. */
@@ -57,6 +59,7 @@ const HELP = `usage: npm run bench -- [flags]
   --floor-seconds 10         length of each latency floor measurement (--quick: 3)
   --ingest-events 200000     events for the ingest run (--quick: 20000)
   --fanout-timeout 1200      seconds before a fan-out is given up
+  --provider-pushes 5000     pushes through each provider path (--quick: 1000)
   --skip a,b / --only a,b    parts: ${PARTS.join(', ')}
   --quick                    small smoke run (about a minute)
   --profile                  run the workers under node --cpu-prof and print where their CPU went
@@ -93,6 +96,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     'latency-fanout-at',
     'ingest-events',
     'fanout-timeout',
+    'provider-pushes',
     'skip',
     'only',
     'quick',
@@ -146,6 +150,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     latencyLowSeconds: num('latency-low-seconds', 10, 4),
     floorSeconds: num('floor-seconds', 10, 3),
     ingestEvents: Math.round(num('ingest-events', 200_000, 20_000)),
+    providerPushes: Math.round(num('provider-pushes', 5000, 1000)),
     fanoutTimeoutS: num('fanout-timeout', 1200),
     out: flags.get('out') ?? 'out/bench/bench.json',
     progressS: num('progress', 3),

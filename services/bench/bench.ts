@@ -5,7 +5,9 @@
  *      against BullMQ addBulk's raw rate and a naive one-job-per-user design;
  *   2. trigger latency: purchase -> push while a campaign fans out, against kafkajs and BullMQ floors;
  *   3. ingest: events/s through the ingest worker, against a no-op kafkajs consumer;
- *   4. memory: peak RSS of every worker process (VmHWM).
+ *   4. memory: peak RSS of every worker process (VmHWM);
+ *   5. providers: pushes/s through each provider path against its local server, beside the file sink, and
+ *      the rate limiter's cost per push.
  *
  * It runs its own redis-server on a free port (so INFO is its alone), its own topics on the local Kafka,
  * and Herald's real worker processes with their own prefixes. It prints progress, a table of every figure
@@ -19,6 +21,7 @@ import { loadConfig } from '../../shared/config';
 import { parseArgs, type BenchArgs } from './args';
 import { runFanout, type BenchContext, type FanoutResult } from './fanout';
 import { runIngest, type IngestResult } from './ingest';
+import { runProviders, type ProvidersResult } from './providers';
 import { BenchKafka } from './kafka';
 import { runLatency, type LatencyResult } from './latency';
 import { runNaive, type NaiveResult } from './naive';
@@ -40,6 +43,7 @@ interface Results {
   naive?: NaiveResult;
   latency?: LatencyResult;
   ingest?: IngestResult;
+  providers?: ProvidersResult;
   errors: Array<{ part: string; error: string }>;
 }
 
@@ -178,6 +182,12 @@ async function main(): Promise<void> {
         results.ingest = await runIngest(ctx, args.ingestEvents);
       });
     }
+    if (args.parts.has('providers')) {
+      await part('providers', async () => {
+        await resetRedis(redis!);
+        results.providers = await runProviders(own!.url, runId, args.providerPushes);
+      });
+    }
   } finally {
     await redis?.quit().catch(() => undefined);
     for (const p of liveProcs()) if (p !== own?.proc) await stopProc(p);
@@ -202,6 +212,48 @@ async function main(): Promise<void> {
 }
 
 function fillTable(t: Table, args: BenchArgs, r: Results): void {
+  if (r.providers) {
+    const file = r.providers.paths.find((p) => p.path === 'file sink');
+    for (const p of r.providers.paths) {
+      if (p === file || !file) continue;
+      t.add(
+        'providers',
+        `pushes/s via ${p.path}`,
+        p.pushesPerS,
+        '/s',
+        'file sink, same dispatcher',
+        file.pushesPerS,
+      );
+    }
+    const fcm = r.providers.paths.find((p) => p.path === 'fcm');
+    if (fcm)
+      t.add(
+        'providers',
+        'rate limiter take: CPU per push',
+        r.providers.takeCpuUs,
+        'us',
+        'an FCM push without it',
+        fcm.cpuUsPerPush,
+      );
+    if (fcm)
+      t.add(
+        'providers',
+        'rate limiter CPU per push, end to end',
+        r.providers.limiterCpuUsPerPush,
+        'us',
+        'an FCM push without it',
+        fcm.cpuUsPerPush,
+      );
+    if (fcm)
+      t.add(
+        'providers',
+        'rate limiter wall time per push',
+        r.providers.limiterUsPerPush,
+        'us',
+        'an FCM push without it',
+        1e6 / fcm.pushesPerS,
+      );
+  }
   const naive = r.naive;
   const nl = naive ? `naive ${label(naive.users)}` : '';
   for (const [n, p] of Object.entries(r.fanoutPredicted ?? {})) {

@@ -5,7 +5,7 @@
  */
 import type { Producer } from 'kafkajs';
 import { startLoop } from '../../shared/loop';
-import type { PushSent } from '../../shared/schemas/events.schema';
+import type { DeadLetter, PushSent } from '../../shared/schemas/events.schema';
 import { topicName } from '../../shared/topics';
 import { createDispatcher, type DispatcherDeps } from './dispatcher';
 import { createOutboxPublisher } from './outbox';
@@ -35,11 +35,46 @@ export function pushSentPublisher(producer: Producer, topicPrefix: string) {
   };
 }
 
+/**
+ * Publishes dead pushes on the dead-letter topic. Their source is `<prefix>push.delivery`, a name no topic
+ * has: the operators' re-drive refuses it (re-sending a push is a decision, not a replay), while listing and
+ * showing work as for any letter.
+ */
+export function deadPushPublisher(producer: Producer, topicPrefix: string, now: () => number) {
+  const topic = topicName(topicPrefix, 'deadLetters');
+  return async (dead: ReadonlyArray<{ push: PushSent; reason: string }>): Promise<void> => {
+    const at = new Date(now()).toISOString();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: dead.map(({ push, reason }) => {
+        const letter: DeadLetter = {
+          v: 1,
+          reason: `push ${push.pushId} not delivered: ${reason}`,
+          source: { topic: `${topicPrefix}push.delivery`, partition: -1, offset: '-1' },
+          key: Buffer.from(push.userId).toString('base64'),
+          value: Buffer.from(JSON.stringify(push)).toString('base64'),
+          worker: 'send-time',
+          at,
+        };
+        return {
+          key: `push-${push.pushId}`,
+          value: JSON.stringify(letter),
+          headers: { pushId: push.pushId },
+        };
+      }),
+    });
+  };
+}
+
 export function startDelivery(o: DeliveryOptions) {
   const dispatcher = createDispatcher({
     state: o.state,
     strategies: o.strategies,
-    sink: o.sink,
+    ...(o.sink ? { sink: o.sink } : {}),
+    ...(o.sender ? { sender: o.sender } : {}),
+    ...(o.retry ? { retry: o.retry } : {}),
+    ...(o.templates ? { templates: o.templates } : {}),
     clock: o.clock,
     batchSize: o.batchSize,
     leaseRealMs: o.leaseMs,
@@ -49,6 +84,7 @@ export function startDelivery(o: DeliveryOptions) {
   const outbox = createOutboxPublisher({
     delivery: o.state.delivery,
     publish: pushSentPublisher(o.producer, o.topicPrefix),
+    publishDead: deadPushPublisher(o.producer, o.topicPrefix, () => o.clock.now()),
     batchSize: o.batchSize,
     staleMs: o.leaseMs,
     logger: o.logger,
@@ -63,7 +99,7 @@ export function startDelivery(o: DeliveryOptions) {
     name: 'delivery',
     round: async () => {
       const r = await dispatcher.tick();
-      if (r.sent > 0) publishing.wake();
+      if (r.sent > 0 || (r.dead ?? 0) > 0) publishing.wake();
       return r.claimed;
     },
     idleMs: o.pollMs,
@@ -77,6 +113,7 @@ export function startDelivery(o: DeliveryOptions) {
     async stop(): Promise<void> {
       await delivering.stop();
       await publishing.stop();
+      await o.sender?.close();
       // What delivery confirmed last goes out now if Kafka answers; what stays is taken over by another
       // publisher (or this one's successor) after the lease.
       for (let rounds = 0; rounds < 20; rounds++) {

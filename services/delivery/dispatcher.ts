@@ -9,6 +9,11 @@
  * reservation held by a live delivery is left alone. A push reserved by a process that died is resent as
  * it was (not re-decided). The one window left is a process dying after the sink accepted a batch and before
  * its confirm reached Redis: that batch is sent again once its lease runs out. See delivery.store.ts.
+ *
+ * With providers (a sender instead of the sink), each push settles device by device (outcomes.ts): delivered
+ * pushes are confirmed as above, with their receipts; a push that waits for a retry stays reserved in the
+ * ledger with its receipts (only the devices still waiting are sent to next time) and its user is booked
+ * again; a push no device accepted is dead-lettered through the outbox; dead tokens leave the user's devices.
  */
 import type { Clock } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
@@ -19,11 +24,23 @@ import type { StrategyPlugin } from '../strategies';
 import type { DropRecord, Reservation, State, Tracer, TraceInput, UserState } from '../state';
 import { dropReason } from '../pipeline/filter';
 import type { PushSink } from './sink';
+import { settle, type RetryPolicy } from './outcomes';
+import type { PushSender } from './router';
+import type { RenderedPush, Templates } from './templates';
 
 export interface DispatcherDeps {
   state: Pick<State, 'users' | 'decisions' | 'delivery' | 'telemetry'>;
   strategies: Map<string, StrategyPlugin>;
-  sink: PushSink;
+  /** Where pushes go when no providers are configured: the whole push, accepted or thrown. */
+  sink?: PushSink;
+  /** The providers, device by device, with receipts, retries and dead tokens. Takes precedence over `sink`. */
+  sender?: PushSender;
+  /** Retries of a push whose devices answered 5xx, timed out or were throttled. */
+  retry?: RetryPolicy;
+  /** Jitter's source. Default Math.random. */
+  random?: () => number;
+  /** Templates per strategy and locale (checked at start); without, each strategy's own render. */
+  templates?: Templates;
   clock: Clock;
   /** Users per tick. */
   batchSize: number;
@@ -37,9 +54,16 @@ export interface DispatcherDeps {
 export interface TickResult {
   /** Users claimed (0: nothing was due). */
   claimed: number;
-  /** Pushes handed to the sink (new ones and ones resent after a crash). */
+  /** Pushes delivered (new ones and ones resent after a crash or a retry). */
   sent: number;
+  /** Pushes that wait for another attempt. */
+  retried?: number;
+  /** Pushes dead-lettered: no device accepted them. */
+  dead?: number;
 }
+
+/** Default retries: 6 sends per device, backoff from 1 s doubling to at most 5 min. */
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseMs: 1000, maxMs: 300_000 };
 
 /**
  * Pure: the push each claimed user would get now (the winner at delivery time, rendered), or why not.
@@ -52,6 +76,7 @@ export function planPushes(
   strategies: ReadonlyMap<string, Pick<StrategyPlugin, 'render'>>,
   now: number,
   plans: ReadonlyMap<string, string> = new Map(),
+  templates?: Templates,
 ): { pushes: PushSent[]; drops: DropRecord[] } {
   const sentAt = new Date(now).toISOString();
   const pushes: PushSent[] = [];
@@ -72,7 +97,9 @@ export function planPushes(
       });
       continue;
     }
-    const r = strategy.render(w.candidate, user.locale);
+    const r: RenderedPush = templates
+      ? templates.render(w.strategy, strategy, w.candidate, user)
+      : strategy.render(w.candidate, user.locale);
     const plan = plans.get(userId);
     pushes.push({
       v: 1,
@@ -84,6 +111,7 @@ export function planPushes(
       title: r.title,
       body: r.body,
       deepLink: r.deepLink,
+      ...(r.image ? { image: r.image } : {}),
       devices: user.devices,
       score: w.score,
       sentAt,
@@ -170,6 +198,46 @@ export function deliveryTrace(
 export function createDispatcher(deps: DispatcherDeps) {
   const { users, decisions, delivery, telemetry } = deps.state;
   const leaseMs = (deps.leaseRealMs ?? 30_000) * deps.clock.speed;
+  const policy = deps.retry ?? DEFAULT_RETRY;
+  const random = deps.random ?? Math.random;
+  const sink = deps.sink;
+  if (!deps.sender && !sink) throw new Error('createDispatcher: give a sink or a sender');
+
+  /**
+   * Sends through the providers and settles each push: delivered, retried later (booked again, its
+   * receipts kept in the ledger) or dead-lettered; dead tokens leave their users' devices. Retries and dead
+   * letters are written before the caller's confirm takes the users out of inflight.
+   */
+  async function viaProviders(sender: PushSender, out: readonly PushSent[]) {
+    const answers = await sender.send(out);
+    const now = deps.clock.now();
+    const delivered: PushSent[] = [];
+    const retries: Array<{ userId: string; pushId: string; json: string; retryAt: number }> = [];
+    const dead: Array<{ userId: string; pushId: string; json: string; reason: string }> = [];
+    const deadTokens: Array<{ userId: string; token: string }> = [];
+    out.forEach((p, i) => {
+      const { verdict: v, deadTokens: dt } = settle(p, answers[i] ?? [], policy, random);
+      for (const d of dt) deadTokens.push({ userId: p.userId, token: d.token });
+      const json = JSON.stringify(v.push);
+      if (v.kind === 'delivered') delivered.push(v.push);
+      else if (v.kind === 'retry')
+        retries.push({
+          userId: p.userId,
+          pushId: p.pushId,
+          json,
+          retryAt: now + Math.max(1, v.afterMs) * deps.clock.speed,
+        });
+      else dead.push({ userId: p.userId, pushId: p.pushId, json, reason: v.reason });
+    });
+    await delivery.retryLater(retries);
+    await delivery.deadLetter(dead);
+    if (dead.length > 0)
+      deps.logger.warn(
+        { dead: dead.map((d) => ({ pushId: d.pushId, reason: d.reason })) },
+        'pushes dead-lettered',
+      );
+    return { delivered, retries, dead, deadTokens };
+  }
 
   /** Delivers one batch of due users. */
   async function tick(): Promise<TickResult> {
@@ -182,31 +250,64 @@ export function createDispatcher(deps: DispatcherDeps) {
       users.getUsers(ids),
       delivery.plans(ids),
     ]);
-    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now, plans);
+    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now, plans, deps.templates);
     const reservations = await delivery.reserveContacts(
       pushes.map((p) => ({ userId: p.userId, pushId: p.pushId, json: JSON.stringify(p) })),
       now,
       leaseUntil,
     );
     const out = toSend(pushes, reservations);
-    await deps.sink.deliver(out);
+    let settled: Awaited<ReturnType<typeof viaProviders>> | undefined;
+    if (deps.sender) settled = await viaProviders(deps.sender, out);
+    else await sink!.deliver(out);
+    const delivered = settled?.delivered ?? out;
     // Confirm at once: between the provider's accept and this round trip lies the one window in which a
     // crash resends the batch. Bookkeeping that can wait comes after.
     await delivery.confirmSent(
-      out.map((p) => ({ userId: p.userId, pushId: p.pushId, strategy: p.strategy, json: JSON.stringify(p) })),
+      delivered.map((p) => ({
+        userId: p.userId,
+        pushId: p.pushId,
+        strategy: p.strategy,
+        json: JSON.stringify(p),
+      })),
       ids,
     );
-    for (const p of out) metrics.pushes.inc({ strategy: p.strategy });
+    for (const p of delivered) metrics.pushes.inc({ strategy: p.strategy });
+    // A user whose reservation a retry (or a live delivery) holds comes back when it lapses.
+    await delivery.rebook(
+      pushes.flatMap((p, i) => {
+        const r = reservations[i];
+        return r?.state === 'busy' ? [{ userId: p.userId, at: r.until }] : [];
+      }),
+    );
+    if (settled && settled.deadTokens.length > 0) {
+      const removed = await users.removeTokens(settled.deadTokens);
+      deps.logger.info({ removed }, 'removed device tokens the providers called dead');
+    }
     await telemetry.recordDrops(drops);
-    await decisions.dropWinners(
-      pushes
+    await decisions.dropWinners([
+      ...pushes
         .filter((_, i) => reservations[i]?.state === 'sent')
         .map((p) => ({ userId: p.userId, decisionId: p.pushId })),
-    );
+      ...(settled?.dead ?? []).map((d) => ({ userId: d.userId, decisionId: d.pushId })),
+    ]);
     if (deps.trace)
-      await deps.trace.record(deliveryTrace(deps.trace, winners, pushes, reservations, out, drops));
-    if (out.length > 0) deps.logger.debug({ sent: out.length, claimed: ids.length }, 'delivered');
-    return { claimed: ids.length, sent: out.length };
+      await deps.trace.record(deliveryTrace(deps.trace, winners, pushes, reservations, delivered, drops));
+    if (out.length > 0)
+      deps.logger.debug(
+        {
+          sent: delivered.length,
+          retried: settled?.retries.length,
+          dead: settled?.dead.length,
+          claimed: ids.length,
+        },
+        'delivered',
+      );
+    return {
+      claimed: ids.length,
+      sent: delivered.length,
+      ...(settled ? { retried: settled.retries.length, dead: settled.dead.length } : {}),
+    };
   }
 
   return { tick };

@@ -3,7 +3,8 @@
  * to Kafka, so delivery never waits on the broker. An entry leaves the outbox only after Kafka acknowledged
  * it (acks=all); entries left by a publisher that died are taken over after `staleMs`. push.sent is
  * therefore at-least-once: a publisher that dies between Kafka's ack and its own may publish an entry again,
- * and readers dedupe by pushId.
+ * and readers dedupe by pushId. Pushes that no device accepted go to the dead-letter topic instead, with
+ * their reason.
  */
 import { hostname } from 'node:os';
 import type { Logger } from '../../shared/logger';
@@ -13,6 +14,8 @@ import type { DeliveryStore } from '../state';
 export interface OutboxPublisherDeps {
   delivery: Pick<DeliveryStore, 'readOutbox' | 'ackOutbox' | 'forgetIdlePublishers'>;
   publish: (pushes: readonly PushSent[]) => Promise<void>;
+  /** Publishes pushes no device accepted, with the reason, as dead letters. */
+  publishDead?: (dead: ReadonlyArray<{ push: PushSent; reason: string }>) => Promise<void>;
   /** Entries per round. */
   batchSize: number;
   /** Real ms after which another publisher's unacknowledged entries are taken over. Default 30000. */
@@ -30,7 +33,15 @@ export function createOutboxPublisher(deps: OutboxPublisherDeps) {
     round: async (): Promise<number> => {
       const entries = await deps.delivery.readOutbox(consumer, deps.batchSize, staleMs);
       if (entries.length === 0) return 0;
-      await deps.publish(entries.map((e) => PushSentV1.parse(JSON.parse(e.json))));
+      const sent = entries.filter((e) => e.dead === undefined);
+      const dead = entries.filter((e) => e.dead !== undefined);
+      if (sent.length > 0) await deps.publish(sent.map((e) => PushSentV1.parse(JSON.parse(e.json))));
+      if (dead.length > 0) {
+        if (!deps.publishDead) throw new Error('the outbox holds dead pushes and no dead-letter publisher');
+        await deps.publishDead(
+          dead.map((e) => ({ push: PushSentV1.parse(JSON.parse(e.json)), reason: e.dead ?? 'dead' })),
+        );
+      }
       await deps.delivery.ackOutbox(entries.map((e) => e.id));
       return entries.length;
     },

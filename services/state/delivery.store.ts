@@ -39,6 +39,15 @@ declare module 'ioredis' {
       now: number,
       leaseUntil: number,
     ): Result<[string, string?], Context>;
+    retryContact(ledger: string, pushId: string, pushJson: string, until: number): Result<number, Context>;
+    releaseContact(
+      ledger: string,
+      sent: string,
+      pushId: string,
+      now: number,
+      keepAfter: number,
+      recordTtlMs: number,
+    ): Result<number, Context>;
     confirmContact(
       ledger: string,
       sent: string,
@@ -84,7 +93,8 @@ return out`,
   /**
    * The contact ledger (KEYS[1]) and the user's sent record (KEYS[2]). Returns
    * {'sent'} when this push id already went out, {'taken'} when another push used the window,
-   * {'busy'} when a live delivery holds the reservation (its lease, ARGV[5] vs ARGV[4], has not run out),
+   * {'busy', until} when a live delivery holds the reservation (its lease, ARGV[5] vs ARGV[4], has not run
+   * out) or a retry waits for its time (until),
    * {'pending', push} when a dead delivery left it (the same push is resent and the lease is taken over),
    * or {'new'} when the push is reserved now.
    */
@@ -99,9 +109,36 @@ if not cur then
   return {'new'}
 end
 if redis.call('HGET', KEYS[1], 'state') == 'sent' then return {'taken'} end
-if tonumber(redis.call('HGET', KEYS[1], 'until') or '0') > tonumber(ARGV[4]) then return {'busy'} end
+local held = redis.call('HGET', KEYS[1], 'until') or '0'
+if tonumber(held) > tonumber(ARGV[4]) then return {'busy', held} end
 redis.call('HSET', KEYS[1], 'until', ARGV[5])
 return {'pending', cur}`,
+  },
+  /**
+   * A push that waits for another attempt: the ledger keeps it (ARGV[2], with its receipts so far) and its
+   * reservation until ARGV[3], the retry's time, after which the delivery that claims the user resends it.
+   * Only if the ledger still holds this push id (ARGV[1]).
+   */
+  retryContact: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('HGET', KEYS[1], 'pushId') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'push', ARGV[2], 'until', ARGV[3])
+return 1`,
+  },
+  /**
+   * A push that died (no device accepted it): its reservation leaves the ledger, so the user can hear from
+   * another push in the window, and its id joins the sent record, so nothing sends it again by itself (a
+   * device may have shown it after all, behind a timeout).
+   */
+  releaseContact: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('HGET', KEYS[1], 'pushId') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1`,
   },
   /**
    * Marks the push sent: the ledger (only if it is still there: a window that closed meanwhile is not
@@ -118,11 +155,14 @@ return 1`,
   },
 } as const;
 
-export type Reservation = { state: 'new' | 'sent' | 'taken' | 'busy' } | { state: 'pending'; json: string };
+export type Reservation =
+  { state: 'new' | 'sent' | 'taken' } | { state: 'busy'; until: number } | { state: 'pending'; json: string };
 
 export interface OutboxEntry {
   id: string;
   json: string;
+  /** Set when the entry is a dead push (for the dead-letter topic) rather than one sent. */
+  dead?: string;
 }
 
 /** The consumer group of the outbox's publishers. */
@@ -262,7 +302,8 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
       return res.map((v) => {
         const [state, json] = v as [string, string?];
         if (state === 'pending') return { state: 'pending' as const, json: json! };
-        return { state: state as 'new' | 'sent' | 'taken' | 'busy' };
+        if (state === 'busy') return { state: 'busy' as const, until: Number(json) };
+        return { state: state as 'new' | 'sent' | 'taken' };
       });
     },
 
@@ -290,6 +331,58 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
       }
       if (done.length > 0) p.zrem(keys.inflight, ...done).hdel(keys.plans, ...done);
       if (p.length > 0) await execOrThrow(p);
+    },
+
+    /**
+     * Pushes that wait for another attempt: each user is booked again (campaign lane; an earlier booking
+     * stays) at its retry time, then the ledger keeps the push with its receipts, reserved until then. The
+     * booking comes first: a process that dies between the two leaves a booking that finds the old
+     * reservation, whose lease runs out, and resends it. The caller's confirmSent takes them out of inflight.
+     */
+    async retryLater(
+      entries: ReadonlyArray<{ userId: string; pushId: string; json: string; retryAt: number }>,
+    ): Promise<void> {
+      if (entries.length === 0) return;
+      const p = redis.pipeline();
+      for (const e of entries) p.zadd(keys.due, 'LT', e.retryAt, e.userId);
+      for (const e of entries) p.retryContact(keys.ledger(e.userId), e.pushId, e.json, e.retryAt);
+      await execOrThrow(p);
+    },
+
+    /**
+     * Books users again at these times (campaign lane; an earlier booking stays): users found busy, whose
+     * reservation a retry (or a live delivery) holds until then.
+     */
+    async rebook(entries: ReadonlyArray<{ userId: string; at: number }>): Promise<void> {
+      if (entries.length === 0) return;
+      const args: Array<string | number> = [];
+      for (const e of entries) args.push(e.at, e.userId);
+      await execOrThrow(redis.pipeline().zadd(keys.due, 'LT', ...args));
+    },
+
+    /**
+     * Pushes that died: each enters the outbox as a dead letter with its reason (first), leaves the ledger
+     * and joins the user's sent record (see releaseContact).
+     */
+    async deadLetter(
+      dead: ReadonlyArray<{ userId: string; pushId: string; json: string; reason: string }>,
+    ): Promise<void> {
+      if (dead.length === 0) return;
+      const now = clock.now();
+      const p = redis.pipeline();
+      for (const d of dead) p.xadd(keys.outbox, '*', 'dead', d.json, 'reason', d.reason);
+      for (const d of dead) {
+        p.releaseContact(
+          keys.ledger(d.userId),
+          keys.sent(d.userId),
+          d.pushId,
+          now,
+          now - windows.pushRecordMs,
+          recordTtl,
+        );
+        p.hincrby(keys.stats, 'dead:push', 1);
+      }
+      await execOrThrow(p);
     },
 
     /**
@@ -388,14 +481,21 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
   };
 }
 
-/** Entries whose fields hold a push; a deleted entry (null) is skipped. */
+/** Entries whose fields hold a push (sent or dead); a deleted entry (null) is skipped. */
 function toEntries(raw: Array<[string, string[]] | null>): OutboxEntry[] {
   const out: OutboxEntry[] = [];
   for (const e of raw) {
     if (!e) continue;
     const [id, fields] = e;
     const i = fields.indexOf('push');
-    if (i >= 0 && fields[i + 1] !== undefined) out.push({ id, json: fields[i + 1]! });
+    if (i >= 0 && fields[i + 1] !== undefined) {
+      out.push({ id, json: fields[i + 1]! });
+      continue;
+    }
+    const d = fields.indexOf('dead');
+    const r = fields.indexOf('reason');
+    if (d >= 0 && fields[d + 1] !== undefined)
+      out.push({ id, json: fields[d + 1]!, dead: (r >= 0 ? fields[r + 1] : undefined) ?? 'dead' });
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { createCatalogStore } from './catalog.store';
 import { createPlacesStore } from './places.store';
 import { createDecisionsStore } from './decisions.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
+import { createRateLimitStore } from './ratelimit.store';
 import { createScheduleStore } from './schedule.store';
 import { createTelemetryStore } from './telemetry.store';
 import { createTimingStore } from './timing.store';
@@ -48,6 +49,7 @@ export function createState(
     trace: createTraceStore(redis, keys, clock, trace),
     basket: createBasketStore(redis, keys, clock, miner),
     places: createPlacesStore(redis, keys, clock),
+    rateLimits: createRateLimitStore(redis, keys),
   };
 }
 
@@ -57,6 +59,7 @@ export type { StoreState, SaleState, CatalogStore } from './catalog.store';
 export type { DecisionsStore } from './decisions.store';
 export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.store';
 export type { DropRecord, TelemetryStore } from './telemetry.store';
+export type { RateLimitStore } from './ratelimit.store';
 export type { ScheduleStore } from './schedule.store';
 export type { Evidence, TimingStore } from './timing.store';
 export type { TraceEntry, TraceInput, TraceStage, TraceStore, Tracer } from './trace.store';

@@ -2,7 +2,7 @@
  * Users: profiles, devices, where they were last seen, what they buy, and the index a fan-out pages through.
  * Every read and write of a batch is one pipeline, never a round trip per user.
  */
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import { TTL, type StateKeys } from '../../shared/keys';
 import type { Device, GeoPoint } from '../../shared/schemas/common';
 import type { Browse, LocationPing, Profile, Purchase } from '../../shared/schemas/events.schema';
@@ -59,8 +59,38 @@ export interface UserEvents {
   browse?: readonly Browse[];
 }
 
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    removeTokens(user: string, ...tokens: string[]): Result<number, Context>;
+  }
+}
+
+const USER_SCRIPTS = {
+  /**
+   * Removes the devices whose token is one of ARGV from the user's devices (KEYS[1]); returns how many. In
+   * Lua so that a profile folded meanwhile is not overwritten with stale devices.
+   */
+  removeTokens: {
+    numberOfKeys: 1,
+    lua: `
+local raw = redis.call('HGET', KEYS[1], 'devices')
+if not raw then return 0 end
+local drop = {}
+for i = 1, #ARGV do drop[ARGV[i]] = true end
+local keep, removed = {}, 0
+for _, d in ipairs(cjson.decode(raw)) do
+  if drop[d.token] then removed = removed + 1 else keep[#keep + 1] = d end
+end
+if removed > 0 then
+  redis.call('HSET', KEYS[1], 'devices', #keep == 0 and '[]' or cjson.encode(keep))
+end
+return removed`,
+  },
+} as const;
+
 export function createUsersStore(redis: Redis, keys: StateKeys) {
   defineScripts(redis, COMMON_SCRIPTS);
+  defineScripts(redis, USER_SCRIPTS);
   return {
     /** Folds events into user state, in the order given. Idempotent: each write sets a value. */
     async fold(events: UserEvents): Promise<void> {
@@ -99,6 +129,22 @@ export function createUsersStore(redis: Redis, keys: StateKeys) {
         p.pexpire(keys.user(e.userId), TTL.user);
       }
       if (p.length > 0) await execOrThrow(p);
+    },
+
+    /**
+     * Removes device tokens a provider called dead from their users' devices; returns how many left. A
+     * later profile event that still lists one brings it back (the app's backend owns the device list).
+     */
+    async removeTokens(dead: ReadonlyArray<{ userId: string; token: string }>): Promise<number> {
+      if (dead.length === 0) return 0;
+      const byUser = new Map<string, string[]>();
+      for (const d of dead) byUser.set(d.userId, [...(byUser.get(d.userId) ?? []), d.token]);
+      const p = redis.pipeline();
+      for (const [userId, tokens] of byUser) p.removeTokens(keys.user(userId), ...tokens);
+      const res = (await execOrThrow(p)) as number[];
+      const n = res.reduce((a, b) => a + b, 0);
+      if (n > 0) await redis.hincrby(keys.stats, 'tokens:removed', n);
+      return n;
     },
 
     /** Counts each purchase once in its user's category mix. */

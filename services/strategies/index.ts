@@ -45,4 +45,4 @@ export function createStrategies(
   return out;
 }
 
-export type { StrategyPlugin, Catalog, CandidateFeatures, IngestEvent } from './strategy';
+export type { StrategyPlugin, Catalog, CandidateFeatures, IngestEvent, Rendered } from './strategy';

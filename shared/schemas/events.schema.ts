@@ -110,6 +110,24 @@ export const FeedbackV1 = z.object({
 });
 export type Feedback = z.infer<typeof FeedbackV1>;
 
+/**
+ * What a provider made of a push on one device. `retrying` is seen only while the push waits in the contact
+ * ledger for another attempt; push.sent carries the final states.
+ */
+export const DeviceReceipt = z.object({
+  /** Index of the device in the push's `devices`. */
+  device: z.number().int().min(0),
+  provider: z.string(),
+  status: z.enum(['accepted', 'token_removed', 'failed', 'retrying']),
+  /** The provider's id for the message (FCM's message name, APNs' apns-id, Web Push's Location). */
+  messageId: z.string().optional(),
+  /** The provider's error, as `<provider> <status> <reason>`. */
+  error: z.string().optional(),
+  /** Sends tried on this device (0 only while a retry waits for a device never yet sent to). */
+  attempts: z.number().int().min(0),
+});
+export type DeviceReceipt = z.infer<typeof DeviceReceipt>;
+
 export const PushSentV1 = z.object({
   v: z.literal(1),
   pushId: Id,
@@ -120,6 +138,8 @@ export const PushSentV1 = z.object({
   title: z.string(),
   body: z.string(),
   deepLink: z.string(),
+  /** An image URL, when the push's template has one. Optional: added within v1. */
+  image: z.string().optional(),
   devices: z.array(Device),
   score: z.number(),
   sentAt: Instant,
@@ -136,6 +156,11 @@ export const PushSentV1 = z.object({
       explored: z.boolean(),
     })
     .optional(),
+  /**
+   * Per device, what the provider answered (its message id, or its error; a dead token is removed from the
+   * user's devices). Optional: the file sink and pushes from before providers carry none.
+   */
+  receipts: z.array(DeviceReceipt).optional(),
 });
 export type PushSent = z.infer<typeof PushSentV1>;
 

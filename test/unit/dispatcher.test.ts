@@ -96,7 +96,7 @@ describe('toSend', () => {
       { state: 'pending', json: JSON.stringify(before) },
       { state: 'sent' },
       { state: 'taken' },
-      { state: 'busy' },
+      { state: 'busy', until: NOW + 1 },
     ]);
     expect(out.map((p) => [p.userId, p.title])).toEqual([
       ['a', 'Shoes'],

@@ -8,7 +8,12 @@ import { dueGauges } from '../../shared/metrics';
 import { onShutdown } from '../../shared/shutdown';
 import { runStage } from '../../shared/stage';
 import { startDelivery } from '../../services/delivery/delivery';
+import { createRateLimiter, limitsFrom } from '../../services/delivery/limiter';
+import { createRoutes, sendBudgetMs } from '../../services/delivery/providers';
+import { createProviderSender } from '../../services/delivery/router';
 import { openFileSink } from '../../services/delivery/sink';
+import { loadTemplates, type Templates } from '../../services/delivery/templates';
+import { ConfigError } from '../../shared/errors';
 import { createSendTimeStage } from '../../services/pipeline/send-time';
 import { boot, fatal } from '../boot';
 
@@ -16,11 +21,39 @@ async function main() {
   const rt = boot('send-time');
   const { config, logger, clock } = rt;
   const kafka = createKafka(config.KAFKA_BROKERS, 'herald-send-time', logger);
+  let routes: ReturnType<typeof createRoutes>;
+  let templates: Templates | undefined;
+  try {
+    routes = createRoutes(config);
+    if (config.TEMPLATES_FILE)
+      templates = loadTemplates(config.TEMPLATES_FILE, new Set(rt.strategies.keys()));
+  } catch (err) {
+    fatal(logger, err, err instanceof ConfigError ? 78 : 1);
+  }
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
   const delivery = startDelivery({
     state: rt.state,
     strategies: rt.strategies,
-    sink: openFileSink(config.SINK_FILE, { console: config.SINK_CONSOLE }),
+    ...(routes
+      ? {
+          sender: createProviderSender({
+            routes,
+            concurrency: config.PUSH_CONCURRENCY,
+            budgetMs: sendBudgetMs(config),
+            limiter: createRateLimiter({
+              store: rt.state.rateLimits,
+              limits: limitsFrom(config.PUSH_RATE_LIMITS, config.PUSH_RATE_BURST_S),
+              logger,
+            }),
+          }),
+          retry: {
+            maxAttempts: config.PUSH_MAX_ATTEMPTS,
+            baseMs: config.PUSH_RETRY_BASE_MS,
+            maxMs: config.PUSH_RETRY_MAX_MS,
+          },
+        }
+      : { sink: openFileSink(config.SINK_FILE, { console: config.SINK_CONSOLE }) }),
+    ...(templates ? { templates } : {}),
     producer,
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
     clock,
@@ -62,7 +95,15 @@ async function main() {
     () => producer.disconnect(),
     () => rt.close(),
   ]);
-  logger.info({ mode: config.SEND_MODE, sink: config.SINK_FILE }, 'started');
+  logger.info(
+    {
+      mode: config.SEND_MODE,
+      ...(routes
+        ? { providers: { android: config.PUSH_ANDROID, ios: config.PUSH_IOS, web: config.PUSH_WEB } }
+        : { sink: config.SINK_FILE }),
+    },
+    'started',
+  );
 }
 
 void main();
