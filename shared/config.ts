@@ -79,6 +79,18 @@ export const baseConfigShape = {
   SEND_EXPLORE: z.coerce.number().min(0).max(1).default(0.05),
   /** A real-time push waits for a later hour only if the model rates it this much better than now. Default 0.2. */
   SEND_WAIT_MARGIN: z.coerce.number().min(0).max(100).default(0.2),
+  /**
+   * `registry`: score workers serve the model promoted in the model registry, and the heuristic while none
+   * is (or while the promoted one is refused); `off`: the heuristic only. Default registry.
+   */
+  SCORE_MODEL: z.enum(['registry', 'off']).default('registry'),
+  /** How often a score worker checks the registry for a newly promoted model, in ms. Default 2000. */
+  MODEL_POLL_MS: int(50, 600_000).default(2000),
+  /** The model's score is SCORE_OPEN_WEIGHT x p_open + SCORE_CLICK_WEIGHT x p_click. Defaults 1 and 2. */
+  SCORE_OPEN_WEIGHT: z.coerce.number().min(0).max(1000).default(1),
+  SCORE_CLICK_WEIGHT: z.coerce.number().min(0).max(1000).default(2),
+  /** AUC points a new model must beat the current model and the heuristic by to be promoted. Default 0.01. */
+  MODEL_GATE_MARGIN: z.coerce.number().min(-1).max(1).default(0.01),
   /** Days after which an engagement event counts half. Default 30. */
   ENGAGEMENT_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
   /** How many events the cohort prior is worth against a user's own. Default 4. */

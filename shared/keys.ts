@@ -4,7 +4,8 @@
  * expired, streams are capped or drained. The store modules under services/state own the writes.
  *
  * Keys that one Lua script touches together share a hash tag (`{...}`), so Redis Cluster keeps them in one
- * slot: a user's ledger and sent record (`{u:<id>}`), and the catalog (`{catalog}`).
+ * slot: a user's ledger and sent record (`{u:<id>}`), the catalog (`{catalog}`) and the model registry
+ * (`{model}`).
  */
 const DAY = 86_400_000;
 
@@ -28,6 +29,10 @@ export const TTL = {
 /** Capped streams: the approximate number of entries kept. */
 export const CAP = {
   filterLog: 100_000,
+  /** Model versions kept in the registry (the promoted one and its rollback history are never dropped). */
+  modelVersions: 20,
+  /** Promotions remembered for rollback. */
+  modelHistory: 20,
 } as const;
 
 export function stateKeys(prefix: string) {
@@ -124,6 +129,16 @@ export function stateKeys(prefix: string) {
      * the push goes out; removed when the user is delivered. Bounded by the booked users.
      */
     plans: k('send:plans'),
+
+    // ---- models (services/state/models.store.ts)
+    /** hash: onnx (the model's bytes), meta (JSON metadata), registeredAt (ms). Bounded by CAP.modelVersions. */
+    model: (version: string) => k(`{model}:v:${version}`),
+    /** zset: version -> registered at (ms). Trimmed to CAP.modelVersions at each registration. */
+    modelVersions: k('{model}:versions'),
+    /** string: the promoted version, which score workers serve. */
+    modelPromoted: k('{model}:promoted'),
+    /** list: promoted versions, newest first (rollback pops the head). Trimmed to CAP.modelHistory. */
+    modelHistory: k('{model}:history'),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

@@ -1,13 +1,21 @@
 /**
- * Score: rates every (user, candidate) pair on the features its strategy gives it, and keeps each user's
- * best candidate within the strategy. Users who picked the same candidate travel together, so a campaign's
- * pick stays one compact group.
+ * Score: rates every (user, candidate) pair and keeps each user's best candidate within the strategy. Users
+ * who picked the same candidate travel together, so a campaign's pick stays one compact group.
+ *
+ * Two scorers: the heuristic on the features its strategy gives a candidate, or, when a model is in
+ * service, the learned model's expected value `openWeight x p_open + clickWeight x p_click` on the feature
+ * schema of services/ranking/features.ts, every pair of the job in one ONNX run. A batch is scored by one
+ * of them from start to end; if the model fails on a batch, the heuristic scores that batch (logged), so
+ * no batch is lost to a model.
  */
 import { SchemaError } from '../../shared/errors';
+import type { Logger } from '../../shared/logger';
 import type { StageHandler } from '../../shared/stage';
 import type { Candidate, CandidatePick, Group } from '../../shared/schemas/jobs.schema';
+import { FEATURE_COUNT, NO_ENGAGEMENT, writeFeatures, type EngagementCounts } from '../ranking/features';
+import { runModel, type LoadedModel, type ModelServer } from '../ranking/model-server';
 import type { CandidateFeatures, StrategyPlugin } from '../strategies';
-import type { UsersStore, UserState } from '../state';
+import type { State, UsersStore, UserState } from '../state';
 
 export type Scorer = (candidate: Candidate, user: UserState, features: CandidateFeatures) => number;
 
@@ -18,14 +26,24 @@ export function scoreGroup(
   strategy: Pick<StrategyPlugin, 'features'>,
   scorer: Scorer,
 ): CandidatePick[] {
+  return pickBest(group, users, (user, c) => scorer(c, user, strategy.features(c, user)));
+}
+
+/** Pure: as scoreGroup, with a score for each (user, candidate index). */
+export function pickBest(
+  group: Group,
+  users: ReadonlyMap<string, UserState>,
+  scoreOf: (user: UserState, candidate: Candidate, candidateIndex: number) => number,
+): CandidatePick[] {
   const picks = new Map<string, CandidatePick>();
   for (const userId of group.userIds) {
     const user = users.get(userId);
     if (!user) continue;
     let best: Candidate | undefined;
     let bestScore = -Infinity;
-    for (const c of group.candidates) {
-      const s = scorer(c, user, strategy.features(c, user));
+    for (let k = 0; k < group.candidates.length; k++) {
+      const c = group.candidates[k] as Candidate;
+      const s = scoreOf(user, c, k);
       if (s > bestScore) {
         best = c;
         bestScore = s;
@@ -50,10 +68,87 @@ export function scoreGroup(
   return [...picks.values()];
 }
 
+/** What the learned scorer reads beyond the users: engagement counters and engagement-hour counters. */
+export interface ModelScoring {
+  server: Pick<ModelServer, 'acquire' | 'release'>;
+  telemetry: Pick<State['telemetry'], 'engagementOf'>;
+  timing: Pick<State['timing'], 'read'>;
+  /** Weights of p_open and p_click in the score. */
+  weights: { open: number; click: number };
+  logger: Pick<Logger, 'warn'>;
+}
+
+/** Pure: the feature rows of every (user, candidate) pair of the groups, in group, user, candidate order. */
+export function featureRows(
+  groups: readonly Group[],
+  users: ReadonlyMap<string, UserState>,
+  strategyOf: (g: Group) => Pick<StrategyPlugin, 'features'>,
+  engagement: ReadonlyMap<string, EngagementCounts>,
+  hours: ReadonlyMap<string, ArrayLike<number>>,
+): { x: Float32Array; n: number } {
+  let n = 0;
+  for (const g of groups) for (const u of g.userIds) if (users.has(u)) n += g.candidates.length;
+  const x = new Float32Array(n * FEATURE_COUNT);
+  let row = 0;
+  for (const g of groups) {
+    const strategy = strategyOf(g);
+    for (const userId of g.userIds) {
+      const user = users.get(userId);
+      if (!user) continue;
+      for (const c of g.candidates) {
+        const counts = hours.get(userId);
+        writeFeatures(
+          {
+            candidate: c,
+            user,
+            affinity: strategy.features(c, user).affinity,
+            engagement: engagement.get(userId) ?? NO_ENGAGEMENT,
+            ...(counts ? { hourCounts: counts } : {}),
+            at: g.at,
+          },
+          x,
+          row * FEATURE_COUNT,
+        );
+        row++;
+      }
+    }
+  }
+  return { x, n };
+}
+
+async function scoreWithModel(
+  model: LoadedModel,
+  deps: ModelScoring,
+  groups: readonly Group[],
+  users: ReadonlyMap<string, UserState>,
+  strategyOf: (g: Group) => StrategyPlugin,
+): Promise<CandidatePick[]> {
+  const ids = [...users.keys()];
+  const [engagement, timing] = await Promise.all([
+    deps.telemetry.engagementOf(ids),
+    deps.timing.read([...users.values()].map((u) => ({ userId: u.userId, tz: u.timeZone }))),
+  ]);
+  const hours = new Map([...timing.user].map(([u, c]) => [u, c.values]));
+  const { x, n } = featureRows(groups, users, strategyOf, engagement, hours);
+  const out =
+    n > 0 ? await runModel(model, x, n) : { pOpen: new Float32Array(0), pClick: new Float32Array(0) };
+  const { open, click } = deps.weights;
+  let row = 0;
+  return groups.flatMap((g) => {
+    // pickBest visits users and candidates in featureRows' order, so rows line up.
+    return pickBest(g, users, () => {
+      const r = row++;
+      return open * (out.pOpen[r] as number) + click * (out.pClick[r] as number);
+    });
+  });
+}
+
 export function createScoreStage(deps: {
   users: Pick<UsersStore, 'getUsers'>;
   strategies: Map<string, StrategyPlugin>;
   scorer: Scorer;
+  /** The learned model, when one may be in service. */
+  model?: ModelScoring;
 }): StageHandler<'score'> {
   return async ({ groups }) => {
     const strategyOf = (g: Group) => {
@@ -61,10 +156,27 @@ export function createScoreStage(deps: {
       if (!s) throw new SchemaError(`group ${g.targetId}`, `unknown or disabled strategy ${g.strategy}`);
       return s;
     };
-    // Only strategies whose features read the purchase mix pay for loading it.
-    const categories = groups.some((g) => strategyOf(g).usesCategories === true);
-    const users = await deps.users.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
-    const picks = groups.flatMap((g) => scoreGroup(g, users, strategyOf(g), deps.scorer));
-    return picks.length ? [{ queue: 'conciliate' as const, payload: { picks } }] : [];
+    const model = deps.model?.server.acquire() ?? null;
+    try {
+      // Only strategies whose features read the purchase mix pay for loading it; the model always reads it.
+      const categories = model !== null || groups.some((g) => strategyOf(g).usesCategories === true);
+      const users = await deps.users.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
+      let picks: CandidatePick[] | null = null;
+      if (model && deps.model) {
+        try {
+          picks = await scoreWithModel(model, deps.model, groups, users, strategyOf);
+        } catch (err) {
+          if (err instanceof SchemaError) throw err;
+          deps.model.logger.warn(
+            { version: model.version, err: String(err) },
+            `model ${model.version} failed on a batch; the heuristic scored it`,
+          );
+        }
+      }
+      picks ??= groups.flatMap((g) => scoreGroup(g, users, strategyOf(g), deps.scorer));
+      return picks.length ? [{ queue: 'conciliate' as const, payload: { picks } }] : [];
+    } finally {
+      if (model) deps.model?.server.release(model);
+    }
   };
 }

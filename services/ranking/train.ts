@@ -6,14 +6,20 @@
  *
  * Exit codes: 0 done, 2 bad flags (one line on stderr), 1 anything else.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../../shared/config';
+import { stateKeys } from '../../shared/keys';
+import { createRedis } from '../../shared/redis';
 import { simulatePushLog } from '../simulator/push-log';
+import { createModelsStore, type ModelsStore } from '../state/models.store';
+import { formatGate } from './gate';
+import { registerAndGate } from './registry';
 import { FEATURE_NAMES, FEATURE_SCHEMA } from './features';
 import { auc, round4 } from './metrics';
 import { exportOnnx, type ModelMetadata } from './onnx-export';
-import { train, type TrainOptions, type TrainResult } from './trainer';
+import { splitByTime, train, type TrainOptions, type TrainResult } from './trainer';
 
 export class UsageError extends Error {}
 
@@ -28,7 +34,12 @@ const USAGE = `usage: npm run train -- --from-simulator [--users 2000] [--days 7
   --epochs N         most epochs (default 40)
   --class-weight W   sqrt | none | a number (default sqrt)
   --out DIR          where model.onnx and report.json go
-  --json             print one JSON object on stdout`;
+  --json             print one JSON object on stdout
+  --register         register the model in the registry (REDIS_URL, HERALD_PREFIX) and promote it if it
+                     passes the gate (open AUC >= the current model's and the heuristic's + margin)
+  --margin M         the gate's AUC margin (default MODEL_GATE_MARGIN, 0.01)
+  --dry-run          with --register: register and report, never promote
+  --rollback         serve the previously promoted model again (or the heuristic), then exit`;
 
 function int(v: string | undefined, name: string, dflt: number, lo = 1): number {
   if (v === undefined) return dflt;
@@ -57,7 +68,11 @@ export function metadataOf(result: TrainResult, now: string): ModelMetadata {
   };
 }
 
-export function main(argv: string[], out: (s: string) => void, err: (s: string) => void): number {
+export async function main(
+  argv: string[],
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
   let values;
   try {
     values = parseArgs({
@@ -73,6 +88,10 @@ export function main(argv: string[], out: (s: string) => void, err: (s: string) 
         'class-weight': { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean' },
+        register: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        margin: { type: 'string' },
+        rollback: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -86,6 +105,11 @@ export function main(argv: string[], out: (s: string) => void, err: (s: string) 
     return 0;
   }
   try {
+    if (values.rollback) {
+      const back = await withModels((models) => models.rollback());
+      out(`${JSON.stringify({ promoted: back ?? 'heuristic' })}\n`);
+      return 0;
+    }
     if (!values['from-simulator'])
       throw new UsageError('only --from-simulator is supported as a source so far');
     if (!values.out) throw new UsageError('--out DIR is required');
@@ -147,8 +171,32 @@ export function main(argv: string[], out: (s: string) => void, err: (s: string) 
       simulateMs: simMs,
       trainMs: r.trainMs,
     };
-    writeFileSync(join(dir, 'report.json'), `${JSON.stringify({ ...summary, report: r }, null, 2)}\n`);
-    if (values.json) out(`${JSON.stringify(summary)}\n`);
+    let gate: Record<string, unknown> | undefined;
+    if (values.register) {
+      const margin =
+        values.margin === undefined ? loadConfig(process.env).MODEL_GATE_MARGIN : Number(values.margin);
+      if (!Number.isFinite(margin)) throw new UsageError(`--margin=${values.margin} must be a number`);
+      const { test } = splitByTime(log, 1, 1);
+      const res = await withModels((models) =>
+        registerAndGate({
+          models,
+          bytes: readFileSync(modelPath),
+          meta,
+          test,
+          margin,
+          now: Date.now(),
+          dryRun: values['dry-run'] === true,
+        }),
+      );
+      err(formatGate(res.decision));
+      gate = {
+        version: res.version,
+        promoted: res.decision.promote && !values['dry-run'],
+        reasons: res.decision.reasons,
+      };
+    }
+    writeFileSync(join(dir, 'report.json'), `${JSON.stringify({ ...summary, gate, report: r }, null, 2)}\n`);
+    if (values.json) out(`${JSON.stringify(gate ? { ...summary, gate } : summary)}\n`);
     else {
       out(
         [
@@ -174,6 +222,17 @@ export function main(argv: string[], out: (s: string) => void, err: (s: string) 
   }
 }
 
+/** Runs `f` on the model registry at REDIS_URL under HERALD_PREFIX. */
+async function withModels<T>(f: (models: ModelsStore) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env);
+  const redis = createRedis(config.REDIS_URL, 'herald-train');
+  try {
+    return await f(createModelsStore(redis, stateKeys(config.HERALD_PREFIX)));
+  } finally {
+    await redis.quit();
+  }
+}
+
 function fmt(v: number): string {
   return v.toFixed(4);
 }
@@ -185,9 +244,17 @@ function progress(done: number, total: number, text: string): string {
 }
 
 if (require.main === module) {
-  process.exitCode = main(
+  main(
     process.argv.slice(2),
     (s) => process.stdout.write(s),
     (s) => process.stderr.write(s),
+  ).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`train failed: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
   );
 }

@@ -8,6 +8,7 @@ import { deliveryWindows, loadConfig } from '../../shared/config';
 import { stateKeys } from '../../shared/keys';
 import { createCatalogStore } from './catalog.store';
 import { createDecisionsStore } from './decisions.store';
+import { createModelsStore } from './models.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
 import { createScheduleStore } from './schedule.store';
 import { createTelemetryStore } from './telemetry.store';
@@ -38,6 +39,7 @@ export function createState(
     telemetry: createTelemetryStore(redis, keys),
     schedule: createScheduleStore(redis, keys),
     timing: createTimingStore(redis, keys, engagementHalfLifeDays),
+    models: createModelsStore(redis, keys),
   };
 }
 
@@ -49,3 +51,4 @@ export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.sto
 export type { DropRecord, TelemetryStore } from './telemetry.store';
 export type { ScheduleStore } from './schedule.store';
 export type { Evidence, TimingStore } from './timing.store';
+export type { ModelsStore, StoredModel } from './models.store';

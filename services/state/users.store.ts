@@ -16,14 +16,25 @@ export interface UserState {
   devices: Device[];
   location?: GeoPoint;
   lastCategory?: string;
+  /** Epoch ms of the last purchase. */
+  lastPurchaseAt?: number;
   /** Purchases per category; loaded only when asked for (getUsers with categories). */
   categories?: Record<string, number>;
 }
 
-const USER_FIELDS = ['timeZone', 'locale', 'optIn', 'devices', 'lat', 'lon', 'lastCategory'] as const;
+const USER_FIELDS = [
+  'timeZone',
+  'locale',
+  'optIn',
+  'devices',
+  'lat',
+  'lon',
+  'lastCategory',
+  'lastPurchaseAt',
+] as const;
 
 function toUser(userId: string, v: Array<string | null>): UserState | undefined {
-  const [timeZone, locale, optIn, devices, lat, lon, lastCategory] = v;
+  const [timeZone, locale, optIn, devices, lat, lon, lastCategory, lastPurchaseAt] = v;
   if (!timeZone) return undefined; // no profile yet: Herald does not know how to reach this user
   const user: UserState = {
     userId,
@@ -34,6 +45,7 @@ function toUser(userId: string, v: Array<string | null>): UserState | undefined 
   };
   if (lat != null && lon != null) user.location = { lat: Number(lat), lon: Number(lon) };
   if (lastCategory) user.lastCategory = lastCategory;
+  if (lastPurchaseAt) user.lastPurchaseAt = Number(lastPurchaseAt);
   return user;
 }
 

@@ -1,7 +1,28 @@
 import { rankScore } from '../../services/ranking/heuristic';
+import { createModelServer } from '../../services/ranking/model-server';
 import { createScoreStage } from '../../services/pipeline/score';
 import { stageMain } from '../stage-main';
 
-stageMain('score', 'score', (rt) =>
-  createScoreStage({ users: rt.state.users, strategies: rt.strategies, scorer: rankScore }),
-);
+let stopModels: (() => Promise<void>) | undefined;
+
+const rt = stageMain('score', 'score', (rt) => {
+  if (rt.config.SCORE_MODEL === 'off') {
+    return createScoreStage({ users: rt.state.users, strategies: rt.strategies, scorer: rankScore });
+  }
+  const server = createModelServer({ models: rt.state.models, logger: rt.logger });
+  server.start(rt.config.MODEL_POLL_MS);
+  stopModels = () => server.stop();
+  return createScoreStage({
+    users: rt.state.users,
+    strategies: rt.strategies,
+    scorer: rankScore,
+    model: {
+      server,
+      telemetry: rt.state.telemetry,
+      timing: rt.state.timing,
+      weights: { open: rt.config.SCORE_OPEN_WEIGHT, click: rt.config.SCORE_CLICK_WEIGHT },
+      logger: rt.logger,
+    },
+  });
+});
+if (stopModels) rt.closers.push(stopModels);
