@@ -91,6 +91,10 @@ export const baseConfigShape = {
   SCORE_CLICK_WEIGHT: z.coerce.number().min(0).max(1000).default(2),
   /** AUC points a new model must beat the current model and the heuristic by to be promoted. Default 0.01. */
   MODEL_GATE_MARGIN: z.coerce.number().min(-1).max(1).default(0.01),
+  /** Population stability index of a served feature above which a score worker warns. Default 0.2. */
+  MODEL_DRIFT_WARN: z.coerce.number().positive().max(100).default(0.2),
+  /** How often a score worker reports drift (log and the `{model}:drift` hash), in real ms. Default 60000. */
+  MODEL_DRIFT_REPORT_MS: int(100, 86_400_000).default(60_000),
   /** Days after which an engagement event counts half. Default 30. */
   ENGAGEMENT_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
   /** How many events the cohort prior is worth against a user's own. Default 4. */

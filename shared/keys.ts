@@ -139,6 +139,11 @@ export function stateKeys(prefix: string) {
     modelPromoted: k('{model}:promoted'),
     /** list: promoted versions, newest first (rollback pops the head). Trimmed to CAP.modelHistory. */
     modelHistory: k('{model}:history'),
+    /**
+     * hash: version, day, rows, and psi:<feature> of the model in service over the rows it served that day,
+     * as the last score worker to report saw them. Bounded by the features.
+     */
+    modelDrift: k('{model}:drift'),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

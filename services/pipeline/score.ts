@@ -12,7 +12,14 @@ import { SchemaError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { StageHandler } from '../../shared/stage';
 import type { Candidate, CandidatePick, Group } from '../../shared/schemas/jobs.schema';
-import { FEATURE_COUNT, NO_ENGAGEMENT, writeFeatures, type EngagementCounts } from '../ranking/features';
+import {
+  FEATURE_COUNT,
+  NO_ENGAGEMENT,
+  localClock,
+  userContext,
+  writeRow,
+  type EngagementCounts,
+} from '../ranking/features';
 import { runModel, type LoadedModel, type ModelServer } from '../ranking/model-server';
 import type { CandidateFeatures, StrategyPlugin } from '../strategies';
 import type { State, UsersStore, UserState } from '../state';
@@ -89,26 +96,29 @@ export function featureRows(
   let n = 0;
   for (const g of groups) for (const u of g.userIds) if (users.has(u)) n += g.candidates.length;
   const x = new Float32Array(n * FEATURE_COUNT);
+  // One local clock per (zone, instant): luxon is the dearest part of a row.
+  const clocks = new Map<string, { hour: number; weekday: number }>();
   let row = 0;
   for (const g of groups) {
     const strategy = strategyOf(g);
     for (const userId of g.userIds) {
       const user = users.get(userId);
       if (!user) continue;
+      const zoneKey = `${user.timeZone}|${g.at}`;
+      let clock = clocks.get(zoneKey);
+      if (!clock) clocks.set(zoneKey, (clock = localClock(g.at, user.timeZone)));
+      const counts = hours.get(userId);
+      const ctx = userContext(
+        {
+          user,
+          engagement: engagement.get(userId) ?? NO_ENGAGEMENT,
+          ...(counts ? { hourCounts: counts } : {}),
+          at: g.at,
+        },
+        clock,
+      );
       for (const c of g.candidates) {
-        const counts = hours.get(userId);
-        writeFeatures(
-          {
-            candidate: c,
-            user,
-            affinity: strategy.features(c, user).affinity,
-            engagement: engagement.get(userId) ?? NO_ENGAGEMENT,
-            ...(counts ? { hourCounts: counts } : {}),
-            at: g.at,
-          },
-          x,
-          row * FEATURE_COUNT,
-        );
+        writeRow(ctx, c, strategy.features(c, user).affinity, x, row * FEATURE_COUNT);
         row++;
       }
     }
@@ -130,6 +140,9 @@ async function scoreWithModel(
   ]);
   const hours = new Map([...timing.user].map(([u, c]) => [u, c.values]));
   const { x, n } = featureRows(groups, users, strategyOf, engagement, hours);
+  // Drift is counted per day of the decision instants (Herald's clock), never the wall clock.
+  const first = groups[0];
+  if (model.drift && first && n > 0) model.drift.observe(x, n, new Date(first.at).toISOString().slice(0, 10));
   const out =
     n > 0 ? await runModel(model, x, n) : { pOpen: new Float32Array(0), pClick: new Float32Array(0) };
   const { open, click } = deps.weights;

@@ -110,25 +110,50 @@ export interface FeatureInput {
 
 const DAY_MS = 86_400_000;
 
-/** Writes the vector of `x` into `out` at `offset` (a row of a batch). */
-export function writeFeatures(x: FeatureInput, out: Float32Array | Float64Array, offset = 0): void {
+/** What a user's rows share: computed once per user and send instant, then reused for each candidate. */
+export interface UserContext {
+  categories: Readonly<Record<string, number>>;
+  total: number;
+  top: string | undefined;
+  lastCategory: string | undefined;
+  location: { lat: number; lon: number } | undefined;
+  recency: number;
+  hourSin: number;
+  hourCos: number;
+  weekend: number;
+  deliveredLog: number;
+  ignoredLog: number;
+  openRate: number;
+  clickRate: number;
+  hourActivity: number;
+  activityLog: number;
+}
+
+/** Local hour (fractional) and weekday of an instant in a zone; cached per (zone, instant) by callers. */
+export function localClock(at: number, timeZone: string): { hour: number; weekday: number } {
+  const local = DateTime.fromMillis(at, { zone: timeZone });
+  return local.isValid
+    ? { hour: local.hour + local.minute / 60, weekday: local.weekday }
+    : { hour: 12, weekday: 3 };
+}
+
+export function userContext(
+  x: Omit<FeatureInput, 'candidate' | 'affinity'>,
+  clock: { hour: number; weekday: number } = localClock(x.at, x.user.timeZone),
+): UserContext {
   const cats = x.user.categories ?? {};
   let total = 0;
   let top: string | undefined;
   let topCount = 0;
-  for (const [c, n] of Object.entries(cats)) {
+  for (const c in cats) {
+    const n = cats[c] as number;
     total += n;
     if (n > topCount) {
       topCount = n;
       top = c;
     }
   }
-  const inCat = cats[x.candidate.category] ?? 0;
-  const km =
-    x.user.location && x.candidate.location ? distanceKm(x.user.location, x.candidate.location) : undefined;
-  const local = DateTime.fromMillis(x.at, { zone: x.user.timeZone });
-  const hour = local.isValid ? local.hour + local.minute / 60 : 12;
-  const weekday = local.isValid ? local.weekday : 3;
+  const { hour, weekday } = clock;
   const e = x.engagement;
   let activity = 0;
   let hourShare = 1;
@@ -140,32 +165,63 @@ export function writeFeatures(x: FeatureInput, out: Float32Array | Float64Array,
     // Under a uniform day the window holds 4/24 of the activity; the prior is 4 events spread evenly.
     hourShare = (window + 4 * (4 / 24)) / ((4 / 24) * (activity + 4));
   }
-  const recency =
-    x.user.lastPurchaseAt === undefined ? 1 : min(60, max(0, (x.at - x.user.lastPurchaseAt) / DAY_MS)) / 60;
-  const v = [
-    clamp01(x.affinity),
-    total > 0 ? inCat / total : 0,
-    log1p(inCat),
-    log1p(total),
-    top !== undefined && top === x.candidate.category ? 1 : 0,
-    x.user.lastCategory === x.candidate.category ? 1 : 0,
-    recency,
-    clamp01(x.candidate.discount / 100),
-    km === undefined ? 0 : max(0, 1 - km / 5),
-    km === undefined ? 1 : min(1, log1p(km) / 4),
-    km === undefined ? 0 : 1,
-    x.candidate.kind === 'store' ? 1 : 0,
-    sin((2 * PI * hour) / 24),
-    cos((2 * PI * hour) / 24),
-    weekday >= 6 ? 1 : 0,
-    log1p(e.delivered),
-    log1p(max(0, e.delivered - e.opened)),
-    (e.opened + 1) / (e.delivered + 5),
-    (e.clicked + 0.5) / (e.delivered + 5),
-    hourShare,
-    log1p(activity),
-  ];
-  for (let j = 0; j < FEATURE_COUNT; j++) out[offset + j] = v[j] as number;
+  return {
+    categories: cats,
+    total,
+    top,
+    lastCategory: x.user.lastCategory,
+    location: x.user.location,
+    recency:
+      x.user.lastPurchaseAt === undefined ? 1 : min(60, max(0, (x.at - x.user.lastPurchaseAt) / DAY_MS)) / 60,
+    hourSin: sin((2 * PI * hour) / 24),
+    hourCos: cos((2 * PI * hour) / 24),
+    weekend: weekday >= 6 ? 1 : 0,
+    deliveredLog: log1p(e.delivered),
+    ignoredLog: log1p(max(0, e.delivered - e.opened)),
+    openRate: (e.opened + 1) / (e.delivered + 5),
+    clickRate: (e.clicked + 0.5) / (e.delivered + 5),
+    hourActivity: hourShare,
+    activityLog: log1p(activity),
+  };
+}
+
+/** Writes the row of one candidate for a user's context into `out` at `offset`. */
+export function writeRow(
+  u: UserContext,
+  candidate: FeatureInput['candidate'],
+  affinity: number,
+  out: Float32Array | Float64Array,
+  offset = 0,
+): void {
+  const inCat = u.categories[candidate.category] ?? 0;
+  const km = u.location && candidate.location ? distanceKm(u.location, candidate.location) : -1;
+  let o = offset;
+  out[o++] = clamp01(affinity);
+  out[o++] = u.total > 0 ? inCat / u.total : 0;
+  out[o++] = log1p(inCat);
+  out[o++] = log1p(u.total);
+  out[o++] = u.top !== undefined && u.top === candidate.category ? 1 : 0;
+  out[o++] = u.lastCategory === candidate.category ? 1 : 0;
+  out[o++] = u.recency;
+  out[o++] = clamp01(candidate.discount / 100);
+  out[o++] = km < 0 ? 0 : max(0, 1 - km / 5);
+  out[o++] = km < 0 ? 1 : min(1, log1p(km) / 4);
+  out[o++] = km < 0 ? 0 : 1;
+  out[o++] = candidate.kind === 'store' ? 1 : 0;
+  out[o++] = u.hourSin;
+  out[o++] = u.hourCos;
+  out[o++] = u.weekend;
+  out[o++] = u.deliveredLog;
+  out[o++] = u.ignoredLog;
+  out[o++] = u.openRate;
+  out[o++] = u.clickRate;
+  out[o++] = u.hourActivity;
+  out[o] = u.activityLog;
+}
+
+/** Writes the vector of `x` into `out` at `offset` (a row of a batch). */
+export function writeFeatures(x: FeatureInput, out: Float32Array | Float64Array, offset = 0): void {
+  writeRow(userContext(x), x.candidate, x.affinity, out, offset);
 }
 
 export function featureVector(x: FeatureInput): Float32Array {

@@ -15,6 +15,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Logger } from '../../shared/logger';
 import { startLoop, type Loop } from '../../shared/loop';
 import type { ModelsStore } from '../state';
+import { DriftMonitor } from './drift';
 import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_SCHEMA_HASH } from './features';
 import { INPUT_NAME, OUTPUT_NAMES, parseMetadata, readMetadata, type ModelMetadata } from './onnx-export';
 
@@ -32,6 +33,8 @@ export interface LoadedModel {
   version: string;
   meta: Partial<ModelMetadata>;
   session: InferenceSession;
+  /** Counts the rows it serves against its training distribution (absent: no reference in its metadata). */
+  drift?: DriftMonitor;
 }
 
 /** Loads ONNX bytes after checking their metadata against this process's feature schema. */
@@ -66,7 +69,11 @@ export async function loadModel(
     await session.release();
     throw new ModelRefusedError(version, `it lacks input ${INPUT_NAME} or outputs ${missing.join(', ')}`);
   }
-  return { version, meta, session };
+  const loaded: LoadedModel = { version, meta, session };
+  if (Array.isArray(meta.drift) && meta.drift.length === FEATURE_COUNT) {
+    loaded.drift = new DriftMonitor(FEATURE_NAMES, meta.drift, '');
+  }
+  return loaded;
 }
 
 /** p_open and p_click of n rows of FEATURE_COUNT features. */
@@ -82,6 +89,52 @@ export async function runModel(
   return { pOpen: out.p_open?.data as Float32Array, pClick: out.p_click?.data as Float32Array };
 }
 
+/** Features whose PSI is above `warnAt`, worst first. Pure. */
+export function driftWarnings(
+  psi: Readonly<Record<string, number>>,
+  warnAt: number,
+): Array<[string, number]> {
+  return Object.entries(psi)
+    .filter(([, v]) => v > warnAt)
+    .sort((a, b) => b[1] - a[1]);
+}
+
+/**
+ * Every `everyMs`, reports the drift of the model in service: the PSI of each feature goes to the registry's
+ * drift hash (the metric), and features above `warnAt` to one warning line. Reports from fewer than
+ * `minRows` rows are skipped: a few rows make any PSI large.
+ */
+export function startDriftReports(deps: {
+  server: Pick<ModelServer, 'drift'>;
+  models: Pick<ModelsStore, 'saveDrift'>;
+  logger: Logger;
+  everyMs: number;
+  warnAt: number;
+  /** Default 1000. */
+  minRows?: number;
+}): Loop {
+  return startLoop({
+    name: 'model-drift',
+    idleMs: deps.everyMs,
+    logger: deps.logger,
+    round: async () => {
+      const r = deps.server.drift();
+      if (!r || r.rows < (deps.minRows ?? 1000)) return 0;
+      await deps.models.saveDrift(r);
+      const worst = driftWarnings(r.psi, deps.warnAt);
+      if (worst.length) {
+        deps.logger.warn(
+          { version: r.version, day: r.day, rows: r.rows, psi: Object.fromEntries(worst) },
+          `model ${r.version}: served features drifted from training (PSI > ${deps.warnAt}): ${worst
+            .map(([f, v]) => `${f} ${v.toFixed(3)}`)
+            .join(', ')}`,
+        );
+      }
+      return 0;
+    },
+  });
+}
+
 export interface ModelServer {
   /** The model to score a batch with (null: the heuristic); hand it back with `release` when done. */
   acquire(): LoadedModel | null;
@@ -90,6 +143,8 @@ export interface ModelServer {
   refresh(): Promise<void>;
   /** The version in service, or null. */
   version(): string | null;
+  /** The drift of the model in service over the rows it served this day, or null. */
+  drift(): { version: string; day: string; rows: number; psi: Record<string, number> } | null;
   /** Polls the registry every `pollMs` until `stop`. */
   start(pollMs: number): void;
   stop(): Promise<void>;
@@ -131,6 +186,7 @@ export function createModelServer(deps: {
       }
     },
     version: () => current?.version ?? null,
+    drift: () => (current?.drift ? { version: current.version, ...current.drift.report() } : null),
     async refresh() {
       const version = await deps.models.promoted();
       if (version === (current?.version ?? null)) return;

@@ -11,6 +11,7 @@
  * Metadata (string key/values): every key of ModelMetadata below, numbers and objects as JSON.
  */
 import { onnx } from 'onnx-proto';
+import type { FeatureReference } from './drift';
 import { FEATURE_NAMES, FEATURE_SCHEMA } from './features';
 import { layout, type Mlp } from './mlp';
 
@@ -37,6 +38,8 @@ export interface ModelMetadata {
   hidden: number[];
   seed: number;
   trainedAt: string;
+  /** Each feature's training distribution (decile bins), for drift monitoring. */
+  drift?: FeatureReference[];
 }
 
 function tensor(name: string, dims: number[], values: ArrayLike<number>): onnx.ITensorProto {

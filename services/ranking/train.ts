@@ -65,6 +65,7 @@ export function metadataOf(result: TrainResult, now: string): ModelMetadata {
     hidden: [...result.model.shape.hidden],
     seed: r.seed,
     trainedAt: now,
+    drift: result.reference,
   };
 }
 

@@ -5,6 +5,7 @@
  * nor early stopping saw. Reproducible from `seed`: the same examples and options give the same weights.
  */
 import { FEATURE_COUNT, FEATURE_SCHEMA_HASH, featureIndex } from './features';
+import { references, type FeatureReference } from './drift';
 import { headReport, type HeadReport } from './metrics';
 import {
   Adam,
@@ -90,6 +91,8 @@ export interface TrainReport {
 export interface TrainResult {
   model: Mlp;
   report: TrainReport;
+  /** Each feature's distribution over the training rows, for drift monitoring. */
+  reference: FeatureReference[];
 }
 
 /** mulberry32: small, seeded, good enough for shuffling and initialization. */
@@ -381,7 +384,7 @@ export function train(all: Examples, opts: TrainOptions = {}): TrainResult {
     trainMs: Math.round(performance.now() - started),
     seed,
   };
-  return { model: best, report };
+  return { model: best, report, reference: references(tr.x, tr.n, tr.d) };
 }
 
 function round(v: number): number {

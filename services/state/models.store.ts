@@ -66,6 +66,22 @@ export function createModelsStore(redis: Redis, keys: StateKeys) {
       );
     },
 
+    /** Publishes a drift report (the metric): replaces the previous one. */
+    async saveDrift(r: {
+      version: string;
+      day: string;
+      rows: number;
+      psi: Record<string, number>;
+    }): Promise<void> {
+      const fields: Record<string, string> = { version: r.version, day: r.day, rows: String(r.rows) };
+      for (const [f, v] of Object.entries(r.psi)) fields[`psi:${f}`] = String(v);
+      await execOrThrow(redis.multi().del(keys.modelDrift).hset(keys.modelDrift, fields));
+    },
+
+    async drift(): Promise<Record<string, string>> {
+      return redis.hgetall(keys.modelDrift);
+    },
+
     /** Goes back to the version promoted before the current one (or to none: the heuristic). */
     async rollback(): Promise<string | null> {
       const history = await redis.lrange(keys.modelHistory, 0, -1);

@@ -115,13 +115,24 @@ describe('serving the promoted model', () => {
     const N = 90;
     for (let k = 0; k < N; k++) {
       if (k === 30) await models.promote('A');
-      if (k === 60) await models.promote('B');
+      if (k === 60) {
+        // Under load the worker may take a while to poll: make sure A has served before B replaces it.
+        await waitFor(
+          async () =>
+            (await queues.conciliate.getJobs(['waiting', 'prioritized'], 0, -1)).some((j) =>
+              scoresOf(j).has(expected(A.open, A.cgo)),
+            ) || null,
+          'model A in service',
+          20_000,
+        );
+        await models.promote('B');
+      }
       await queues.score.add('score', { groups: [group(k)] }, jobOptions('score', `score-${k}`));
       await sleep(15);
     }
     // A score job completes after it has added its conciliate job.
     await waitFor(
-      async () => (await queues.score.getJobCounts('completed')).completed >= N || null,
+      async () => ((await queues.score.getJobCounts('completed')).completed ?? 0) >= N || null,
       'every batch scored',
       60_000,
     );
@@ -149,7 +160,7 @@ describe('serving the promoted model', () => {
     // Jobs added after B was promoted and picked up are scored by B.
     await queues.score.add('score', { groups: [group(1000)] }, jobOptions('score', 'score-after'));
     await waitFor(
-      async () => (await queues.conciliate.getJobCounts('waiting')).waiting >= N + 1 || null,
+      async () => ((await queues.conciliate.getJobCounts('waiting')).waiting ?? 0) >= N + 1 || null,
       'last batch',
     );
   });
@@ -163,10 +174,10 @@ describe('serving the promoted model', () => {
     await models.promote('other');
     await waitFor(() => /model other refused/.test(workers.logs()) || null, 'the schema refusal', 10_000);
     expect(workers.logs()).toMatch(/model other refused: feature schema abcdefabcdefabcd differs/);
-    const before = (await queues.conciliate.getJobCounts('waiting')).waiting;
+    const before = (await queues.conciliate.getJobCounts('waiting')).waiting ?? 0;
     await queues.score.add('score', { groups: [group(2000)] }, jobOptions('score', 'score-refused'));
     await waitFor(
-      async () => (await queues.conciliate.getJobCounts('waiting')).waiting > before || null,
+      async () => ((await queues.conciliate.getJobCounts('waiting')).waiting ?? 0) > before || null,
       'scored',
     );
     const jobs = await queues.conciliate.getJobs(['waiting'], 0, -1);

@@ -1,5 +1,5 @@
 import { rankScore } from '../../services/ranking/heuristic';
-import { createModelServer } from '../../services/ranking/model-server';
+import { createModelServer, startDriftReports } from '../../services/ranking/model-server';
 import { createScoreStage } from '../../services/pipeline/score';
 import { stageMain } from '../stage-main';
 
@@ -11,7 +11,17 @@ const rt = stageMain('score', 'score', (rt) => {
   }
   const server = createModelServer({ models: rt.state.models, logger: rt.logger });
   server.start(rt.config.MODEL_POLL_MS);
-  stopModels = () => server.stop();
+  const drift = startDriftReports({
+    server,
+    models: rt.state.models,
+    logger: rt.logger,
+    everyMs: rt.config.MODEL_DRIFT_REPORT_MS,
+    warnAt: rt.config.MODEL_DRIFT_WARN,
+  });
+  stopModels = async () => {
+    await drift.stop();
+    await server.stop();
+  };
   return createScoreStage({
     users: rt.state.users,
     strategies: rt.strategies,
