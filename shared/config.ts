@@ -91,6 +91,11 @@ export const baseConfigShape = {
   SCORE_CLICK_WEIGHT: z.coerce.number().min(0).max(1000).default(2),
   /** AUC points a new model must beat the current model and the heuristic by to be promoted. Default 0.01. */
   MODEL_GATE_MARGIN: z.coerce.number().min(-1).max(1).default(0.01),
+  /**
+   * Record the feature vector of every scored pick; the push that goes out carries it on push.sent, the
+   * score model's training log. Default true.
+   */
+  FEATURE_LOG: bool.default(true),
   /** Population stability index of a served feature above which a score worker warns. Default 0.2. */
   MODEL_DRIFT_WARN: z.coerce.number().positive().max(100).default(0.2),
   /** How often a score worker reports drift (log and the `{model}:drift` hash), in real ms. Default 60000. */

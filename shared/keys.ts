@@ -22,6 +22,8 @@ export const TTL = {
   store: 30 * DAY,
   /** A user's engagement-hour counters, refreshed by each event of theirs. */
   hours: 120 * DAY,
+  /** The feature vector a user's candidate was scored with, until its push goes out. */
+  decisionFeatures: 2 * DAY,
   /** How long a campaign tick is remembered as fired, so replicas and restarts fire it once. */
   scheduleTick: 7 * DAY,
 } as const;
@@ -69,6 +71,13 @@ export function stateKeys(prefix: string) {
     // ---- decisions (services/state/decisions.store.ts)
     /** string (JSON Winner): the user's best candidate of the contact window. TTL = contact window. */
     winner: (userId: string) => k(`winner:${userId}`),
+
+    /**
+     * hash: candidate id -> JSON { schema, values }: the feature vector the user's candidate was scored with,
+     * read when its push goes out. TTL.decisionFeatures, refreshed by each write; bounded by the candidates
+     * scored for the user in that time.
+     */
+    decisionFeatures: (userId: string) => k(`feat:${userId}`),
 
     // ---- delivery (services/state/delivery.store.ts)
     /**

@@ -38,6 +38,19 @@ export interface TickResult {
   sent: number;
 }
 
+const FeaturesOnPush = PushSentV1.shape.features.unwrap();
+
+/** A recorded feature vector, or undefined when absent or not one (a push never fails for its log). */
+function featuresOf(json: string | undefined): PushSent['features'] {
+  if (!json) return undefined;
+  try {
+    const r = FeaturesOnPush.safeParse(JSON.parse(json));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Pure: the push each claimed user would get now (the winner at delivery time, rendered), or why not.
  * A user claimed twice counts once.
@@ -49,6 +62,8 @@ export function planPushes(
   strategies: ReadonlyMap<string, Pick<StrategyPlugin, 'render'>>,
   now: number,
   plans: ReadonlyMap<string, string> = new Map(),
+  /** The feature vector (JSON { schema, values }) each user's winning candidate was scored with. */
+  features: ReadonlyMap<string, string> = new Map(),
 ): { pushes: PushSent[]; drops: DropRecord[] } {
   const sentAt = new Date(now).toISOString();
   const pushes: PushSent[] = [];
@@ -71,6 +86,7 @@ export function planPushes(
     }
     const r = strategy.render(w.candidate, user.locale);
     const plan = plans.get(userId);
+    const f = featuresOf(features.get(userId));
     pushes.push({
       v: 1,
       pushId: w.decisionId,
@@ -85,6 +101,7 @@ export function planPushes(
       score: w.score,
       sentAt,
       ...(plan ? { timing: JSON.parse(plan) as PushSent['timing'] } : {}),
+      ...(f ? { features: f } : {}),
     });
   }
   return { pushes, drops };
@@ -119,7 +136,10 @@ export function createDispatcher(deps: DispatcherDeps) {
       users.getUsers(ids),
       delivery.plans(ids),
     ]);
-    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now, plans);
+    const features = await decisions.getFeatures(
+      [...winners].map(([userId, w]) => ({ userId, candidateId: w.candidate.id })),
+    );
+    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now, plans, features);
     const reservations = await delivery.reserveContacts(
       pushes.map((p) => ({ userId: p.userId, pushId: p.pushId, json: JSON.stringify(p) })),
       now,

@@ -14,6 +14,7 @@ import type { StageHandler } from '../../shared/stage';
 import type { Candidate, CandidatePick, Group } from '../../shared/schemas/jobs.schema';
 import {
   FEATURE_COUNT,
+  FEATURE_SCHEMA_HASH,
   NO_ENGAGEMENT,
   localClock,
   userContext,
@@ -156,12 +157,64 @@ async function scoreWithModel(
   });
 }
 
+/** Where the feature vectors of the picks go (the push that goes out carries its own). */
+export interface FeatureLogging {
+  decisions: Pick<State['decisions'], 'recordFeatures'>;
+  telemetry: Pick<State['telemetry'], 'engagementOf'>;
+  timing: Pick<State['timing'], 'read'>;
+}
+
+/** Records the feature vector of each user's pick, whichever scorer picked it. */
+async function logPicks(
+  log: FeatureLogging,
+  picks: readonly CandidatePick[],
+  users: ReadonlyMap<string, UserState>,
+  strategyOf: (g: Group) => StrategyPlugin,
+): Promise<void> {
+  const groups: Group[] = picks.map((p) => ({
+    strategy: p.strategy,
+    targetId: p.targetId,
+    at: p.at,
+    candidates: [p.candidate],
+    userIds: p.userIds.filter((u) => users.has(u)),
+  }));
+  const picked = new Map<string, UserState>();
+  for (const g of groups) for (const u of g.userIds) picked.set(u, users.get(u) as UserState);
+  if (picked.size === 0) return;
+  const [engagement, timing] = await Promise.all([
+    log.telemetry.engagementOf([...picked.keys()]),
+    log.timing.read([...picked.values()].map((u) => ({ userId: u.userId, tz: u.timeZone }))),
+  ]);
+  const hours = new Map([...timing.user].map(([u, c]) => [u, c.values]));
+  const { x } = featureRows(groups, picked, strategyOf, engagement, hours);
+  const entries: Array<{ userId: string; candidateId: string; json: string }> = [];
+  let row = 0;
+  for (const g of groups) {
+    for (const userId of g.userIds) {
+      const values = Array.from(x.subarray(row * FEATURE_COUNT, (row + 1) * FEATURE_COUNT), round6);
+      entries.push({
+        userId,
+        candidateId: (g.candidates[0] as Candidate).id,
+        json: JSON.stringify({ schema: FEATURE_SCHEMA_HASH, values }),
+      });
+      row++;
+    }
+  }
+  await log.decisions.recordFeatures(entries);
+}
+
+function round6(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}
+
 export function createScoreStage(deps: {
   users: Pick<UsersStore, 'getUsers'>;
   strategies: Map<string, StrategyPlugin>;
   scorer: Scorer;
   /** The learned model, when one may be in service. */
   model?: ModelScoring;
+  /** Record each pick's feature vector for the push log (the model's training data). */
+  featureLog?: FeatureLogging;
 }): StageHandler<'score'> {
   return async ({ groups }) => {
     const strategyOf = (g: Group) => {
@@ -171,8 +224,12 @@ export function createScoreStage(deps: {
     };
     const model = deps.model?.server.acquire() ?? null;
     try {
-      // Only strategies whose features read the purchase mix pay for loading it; the model always reads it.
-      const categories = model !== null || groups.some((g) => strategyOf(g).usesCategories === true);
+      // Only strategies whose features read the purchase mix pay for loading it; the model and the feature
+      // log always read it.
+      const categories =
+        model !== null ||
+        deps.featureLog !== undefined ||
+        groups.some((g) => strategyOf(g).usesCategories === true);
       const users = await deps.users.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
       let picks: CandidatePick[] | null = null;
       if (model && deps.model) {
@@ -187,6 +244,7 @@ export function createScoreStage(deps: {
         }
       }
       picks ??= groups.flatMap((g) => scoreGroup(g, users, strategyOf(g), deps.scorer));
+      if (deps.featureLog) await logPicks(deps.featureLog, picks, users, strategyOf);
       return picks.length ? [{ queue: 'conciliate' as const, payload: { picks } }] : [];
     } finally {
       if (model) deps.model?.server.release(model);

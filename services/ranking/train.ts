@@ -19,12 +19,16 @@ import { registerAndGate } from './registry';
 import { FEATURE_NAMES, FEATURE_SCHEMA } from './features';
 import { auc, round4 } from './metrics';
 import { exportOnnx, type ModelMetadata } from './onnx-export';
-import { splitByTime, train, type TrainOptions, type TrainResult } from './trainer';
+import { readKafkaPushLog } from './push-log';
+import { splitByTime, train, type Examples, type TrainOptions, type TrainResult } from './trainer';
 
 export class UsageError extends Error {}
 
 const USAGE = `usage: npm run train -- --from-simulator [--users 2000] [--days 7] [--seed 7] --out DIR [--json]
+       npm run train -- --from-kafka --out DIR [--register] [--json]
   --from-simulator   draw the push log from the simulated world's response model
+  --from-kafka       Herald's own log: push.sent (with the features each push was scored with) joined with
+                     feedback, at KAFKA_BROKERS / KAFKA_TOPIC_PREFIX
   --users N          simulated users (default 2000)
   --days D           days of pushes, one a user a day (default 7; the last is the test slice, the one
                      before it the validation slice)
@@ -80,6 +84,7 @@ export async function main(
       args: argv,
       options: {
         'from-simulator': { type: 'boolean' },
+        'from-kafka': { type: 'boolean' },
         users: { type: 'string' },
         days: { type: 'string' },
         warmup: { type: 'string' },
@@ -111,8 +116,8 @@ export async function main(
       out(`${JSON.stringify({ promoted: back ?? 'heuristic' })}\n`);
       return 0;
     }
-    if (!values['from-simulator'])
-      throw new UsageError('only --from-simulator is supported as a source so far');
+    if (!values['from-simulator'] === !values['from-kafka'])
+      throw new UsageError('give one source: --from-simulator or --from-kafka');
     if (!values.out) throw new UsageError('--out DIR is required');
     const users = int(values.users, 'users', 2000);
     const days = int(values.days, 'days', 7, 3);
@@ -129,8 +134,18 @@ export async function main(
             })();
     const dir = resolve(values.out);
     const t0 = performance.now();
-    err(`train: simulating ${users} users x ${days} days of pushes ...\n`);
-    const log = simulatePushLog({ users, days, seed, warmupDays: int(values.warmup, 'warmup', 14, 0) });
+    let log: Examples & { truthOpen?: Float64Array; truthClick?: Float64Array };
+    if (values['from-kafka']) {
+      err('train: reading push.sent and feedback from Kafka ...\n');
+      const k = await readKafkaPushLog(loadConfig(process.env));
+      err(
+        `train: ${k.pushes} pushes, ${k.feedback} feedback events; ${k.n} labelled examples (${k.skipped} without this schema's features)\n`,
+      );
+      log = k;
+    } else {
+      err(`train: simulating ${users} users x ${days} days of pushes ...\n`);
+      log = simulatePushLog({ users, days, seed, warmupDays: int(values.warmup, 'warmup', 14, 0) });
+    }
     const simMs = Math.round(performance.now() - t0);
     err(`train: ${log.n} pushes logged in ${(simMs / 1000).toFixed(1)} s; training\n`);
     const result = train(log, {
@@ -151,16 +166,19 @@ export async function main(
     const testRows = Array.from(log.at, (t, i) => (t >= testFrom ? i : -1)).filter((i) => i >= 0);
     const pick = (a: ArrayLike<number>) => testRows.map((i) => a[i] as number);
     // The ceiling: the world's own probabilities as a ranker on the same test rows.
-    const truthAuc = {
-      open: round4(auc(pick(log.truthOpen), pick(log.opened))),
-      click: round4(auc(pick(log.truthClick), pick(log.clicked))),
-    };
+    const truthAuc =
+      log.truthOpen && log.truthClick
+        ? {
+            open: round4(auc(pick(log.truthOpen), pick(log.opened))),
+            click: round4(auc(pick(log.truthClick), pick(log.clicked))),
+          }
+        : undefined;
     const summary = {
       model: join(values.out, 'model.onnx'),
       examples: log.n,
       auc: { open: r.test.open.auc, click: r.test.click.auc },
       heuristicAuc: { open: r.heuristic.open.auc, click: r.heuristic.click.auc },
-      truthAuc,
+      ...(truthAuc ? { truthAuc } : {}),
       logLoss: { open: r.test.open.logLoss, click: r.test.click.logLoss },
       ece: { open: r.test.open.ece, click: r.test.click.ece },
       rates: { open: r.test.open.rate, click: r.test.click.rate },

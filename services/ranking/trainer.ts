@@ -139,7 +139,33 @@ export function subset(ex: Examples, idx: ArrayLike<number>): Examples {
 }
 
 /** Splits by UTC day of `at`: the last `testDays` days, the `validDays` before them, and the rest. */
+/**
+ * Splits by UTC day of `at`: the last `testDays` days, the `validDays` before them, and the rest. A log too
+ * short for that (a slice would be empty) is split by time rank instead: the last 20% of the pushes, the
+ * 20% before them, and the first 60%.
+ */
 export function splitByTime(
+  ex: Examples,
+  validDays: number,
+  testDays: number,
+): { train: Examples; valid: Examples; test: Examples; validFrom: number; testFrom: number } {
+  const byDay = splitByDay(ex, validDays, testDays);
+  if (byDay.train.n > 0 && byDay.valid.n > 0 && byDay.test.n > 0) return byDay;
+  const order = Array.from({ length: ex.n }, (_, i) => i).sort(
+    (a, b) => (ex.at[a] as number) - (ex.at[b] as number),
+  );
+  const a = Math.floor(ex.n * 0.6);
+  const b = Math.floor(ex.n * 0.8);
+  return {
+    train: subset(ex, order.slice(0, a)),
+    valid: subset(ex, order.slice(a, b)),
+    test: subset(ex, order.slice(b)),
+    validFrom: ex.at[order[a] as number] ?? NaN,
+    testFrom: ex.at[order[b] as number] ?? NaN,
+  };
+}
+
+function splitByDay(
   ex: Examples,
   validDays: number,
   testDays: number,

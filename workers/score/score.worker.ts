@@ -6,8 +6,16 @@ import { stageMain } from '../stage-main';
 let stopModels: (() => Promise<void>) | undefined;
 
 const rt = stageMain('score', 'score', (rt) => {
+  const featureLog = rt.config.FEATURE_LOG
+    ? { decisions: rt.state.decisions, telemetry: rt.state.telemetry, timing: rt.state.timing }
+    : undefined;
   if (rt.config.SCORE_MODEL === 'off') {
-    return createScoreStage({ users: rt.state.users, strategies: rt.strategies, scorer: rankScore });
+    return createScoreStage({
+      users: rt.state.users,
+      strategies: rt.strategies,
+      scorer: rankScore,
+      ...(featureLog ? { featureLog } : {}),
+    });
   }
   const server = createModelServer({ models: rt.state.models, logger: rt.logger });
   server.start(rt.config.MODEL_POLL_MS);
@@ -26,6 +34,7 @@ const rt = stageMain('score', 'score', (rt) => {
     users: rt.state.users,
     strategies: rt.strategies,
     scorer: rankScore,
+    ...(featureLog ? { featureLog } : {}),
     model: {
       server,
       telemetry: rt.state.telemetry,
