@@ -96,6 +96,16 @@ export const baseConfigShape = {
    * score model's training log. Default true.
    */
   FEATURE_LOG: bool.default(true),
+  /**
+   * When the scheduler retrains the score model from Herald's own log (a cron on Herald's clock, e.g.
+   * `30 3 * * *`), in RETRAIN_TZ; empty: never (`npm run train -- --from-kafka --register` by hand). Default
+   * empty.
+   */
+  RETRAIN_CRON: z.string().default(''),
+  /** Zone of RETRAIN_CRON. Default UTC. */
+  RETRAIN_TZ: z.string().min(1).default('UTC'),
+  /** Where scheduled retraining writes each model and its report. Default out/models. */
+  MODEL_DIR: z.string().min(1).default('out/models'),
   /** Population stability index of a served feature above which a score worker warns. Default 0.2. */
   MODEL_DRIFT_WARN: z.coerce.number().positive().max(100).default(0.2),
   /** How often a score worker reports drift (log and the `{model}:drift` hash), in real ms. Default 60000. */
