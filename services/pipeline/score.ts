@@ -133,13 +133,9 @@ async function scoreWithModel(
   groups: readonly Group[],
   users: ReadonlyMap<string, UserState>,
   strategyOf: (g: Group) => StrategyPlugin,
+  context: UserContextReads,
 ): Promise<CandidatePick[]> {
-  const ids = [...users.keys()];
-  const [engagement, timing] = await Promise.all([
-    deps.telemetry.engagementOf(ids),
-    deps.timing.read([...users.values()].map((u) => ({ userId: u.userId, tz: u.timeZone }))),
-  ]);
-  const hours = new Map([...timing.user].map(([u, c]) => [u, c.values]));
+  const { engagement, hours } = context;
   const { x, n } = featureRows(groups, users, strategyOf, engagement, hours);
   // Drift is counted per day of the decision instants (Herald's clock), never the wall clock.
   const first = groups[0];
@@ -164,12 +160,30 @@ export interface FeatureLogging {
   timing: Pick<State['timing'], 'read'>;
 }
 
+/** What the feature rows read beyond the users: engagement counters and engagement-hour counters. */
+interface UserContextReads {
+  engagement: ReadonlyMap<string, EngagementCounts>;
+  hours: ReadonlyMap<string, ArrayLike<number>>;
+}
+
+async function readContext(
+  deps: Pick<FeatureLogging, 'telemetry' | 'timing'>,
+  users: ReadonlyMap<string, UserState>,
+): Promise<UserContextReads> {
+  const [engagement, timing] = await Promise.all([
+    deps.telemetry.engagementOf([...users.keys()]),
+    deps.timing.read([...users.values()].map((u) => ({ userId: u.userId, tz: u.timeZone }))),
+  ]);
+  return { engagement, hours: new Map([...timing.user].map(([u, c]) => [u, c.values])) };
+}
+
 /** Records the feature vector of each user's pick, whichever scorer picked it. */
 async function logPicks(
   log: FeatureLogging,
   picks: readonly CandidatePick[],
   users: ReadonlyMap<string, UserState>,
   strategyOf: (g: Group) => StrategyPlugin,
+  context: UserContextReads | null,
 ): Promise<void> {
   const groups: Group[] = picks.map((p) => ({
     strategy: p.strategy,
@@ -181,11 +195,8 @@ async function logPicks(
   const picked = new Map<string, UserState>();
   for (const g of groups) for (const u of g.userIds) picked.set(u, users.get(u) as UserState);
   if (picked.size === 0) return;
-  const [engagement, timing] = await Promise.all([
-    log.telemetry.engagementOf([...picked.keys()]),
-    log.timing.read([...picked.values()].map((u) => ({ userId: u.userId, tz: u.timeZone }))),
-  ]);
-  const hours = new Map([...timing.user].map(([u, c]) => [u, c.values]));
+  // The model's path already read every user's context; the heuristic's reads it for the picked users only.
+  const { engagement, hours } = context ?? (await readContext(log, picked));
   const { x } = featureRows(groups, picked, strategyOf, engagement, hours);
   const entries: Array<{ userId: string; candidateId: string; json: string }> = [];
   let row = 0;
@@ -232,9 +243,11 @@ export function createScoreStage(deps: {
         groups.some((g) => strategyOf(g).usesCategories === true);
       const users = await deps.users.getUsers([...new Set(groups.flatMap((g) => g.userIds))], { categories });
       let picks: CandidatePick[] | null = null;
+      let context: UserContextReads | null = null;
       if (model && deps.model) {
         try {
-          picks = await scoreWithModel(model, deps.model, groups, users, strategyOf);
+          context = await readContext(deps.model, users);
+          picks = await scoreWithModel(model, deps.model, groups, users, strategyOf, context);
         } catch (err) {
           if (err instanceof SchemaError) throw err;
           deps.model.logger.warn(
@@ -244,7 +257,7 @@ export function createScoreStage(deps: {
         }
       }
       picks ??= groups.flatMap((g) => scoreGroup(g, users, strategyOf(g), deps.scorer));
-      if (deps.featureLog) await logPicks(deps.featureLog, picks, users, strategyOf);
+      if (deps.featureLog) await logPicks(deps.featureLog, picks, users, strategyOf, context);
       return picks.length ? [{ queue: 'conciliate' as const, payload: { picks } }] : [];
     } finally {
       if (model) deps.model?.server.release(model);
