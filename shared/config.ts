@@ -96,6 +96,8 @@ export const baseConfigShape = {
    * score model's training log. Default true.
    */
   FEATURE_LOG: bool.default(true),
+  /** Share of picks whose feature vector is logged (a hash of user and target), 0..1. Default 1. */
+  FEATURE_LOG_RATE: z.coerce.number().min(0).max(1).default(1),
   /**
    * When the scheduler retrains the score model from Herald's own log (a cron on Herald's clock, e.g.
    * `30 3 * * *`), in RETRAIN_TZ; empty: never (`npm run train -- --from-kafka --register` by hand). Default

@@ -155,6 +155,11 @@ async function scoreWithModel(
 
 /** Where the feature vectors of the picks go (the push that goes out carries its own). */
 export interface FeatureLogging {
+  /**
+   * Share of (user, target) pairs whose pick is logged, 0..1, chosen by a hash of the two (so a retry logs
+   * the same ones, and the choice is independent of the outcome). Default 1.
+   */
+  rate?: number;
   decisions: Pick<State['decisions'], 'recordFeatures'>;
   telemetry: Pick<State['telemetry'], 'engagementOf'>;
   timing: Pick<State['timing'], 'read'>;
@@ -190,7 +195,7 @@ async function logPicks(
     targetId: p.targetId,
     at: p.at,
     candidates: [p.candidate],
-    userIds: p.userIds.filter((u) => users.has(u)),
+    userIds: p.userIds.filter((u) => users.has(u) && sampled(u, p.targetId, log.rate ?? 1)),
   }));
   const picked = new Map<string, UserState>();
   for (const g of groups) for (const u of g.userIds) picked.set(u, users.get(u) as UserState);
@@ -212,6 +217,16 @@ async function logPicks(
     }
   }
   await log.decisions.recordFeatures(entries);
+}
+
+/** Whether (user, target) is in a `rate` sample: FNV-1a of both, scaled to [0, 1). */
+export function sampled(userId: string, targetId: string, rate: number): boolean {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  let h = 2166136261;
+  const s = `${userId}|${targetId}`;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return (h >>> 0) / 4294967296 < rate;
 }
 
 function round6(v: number): number {

@@ -1,5 +1,5 @@
 import { planPushes } from '../../services/delivery/dispatcher';
-import { createScoreStage } from '../../services/pipeline/score';
+import { createScoreStage, sampled } from '../../services/pipeline/score';
 import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_SCHEMA_HASH } from '../../services/ranking/features';
 import { rankScore } from '../../services/ranking/heuristic';
 import { joinPushLog } from '../../services/ranking/push-log';
@@ -138,5 +138,17 @@ describe('feature logging', () => {
     expect(Array.from(log.clicked)).toEqual([1, 0]);
     expect(log.skipped).toBe(2);
     expect(log.orphanFeedback).toBe(1);
+  });
+});
+
+describe('the feature log sample', () => {
+  it('keeps about `rate` of (user, target) pairs, the same ones every time', () => {
+    const ids = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
+    const kept = ids.filter((u) => sampled(u, 'ds-2026-11-22', 0.1));
+    expect(kept.length).toBeGreaterThan(900);
+    expect(kept.length).toBeLessThan(1100);
+    expect(ids.filter((u) => sampled(u, 'ds-2026-11-22', 0.1))).toEqual(kept);
+    expect(sampled('u1', 't', 1)).toBe(true);
+    expect(sampled('u1', 't', 0)).toBe(false);
   });
 });

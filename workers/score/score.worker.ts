@@ -7,7 +7,12 @@ let stopModels: (() => Promise<void>) | undefined;
 
 const rt = stageMain('score', 'score', (rt) => {
   const featureLog = rt.config.FEATURE_LOG
-    ? { decisions: rt.state.decisions, telemetry: rt.state.telemetry, timing: rt.state.timing }
+    ? {
+        rate: rt.config.FEATURE_LOG_RATE,
+        decisions: rt.state.decisions,
+        telemetry: rt.state.telemetry,
+        timing: rt.state.timing,
+      }
     : undefined;
   if (rt.config.SCORE_MODEL === 'off') {
     return createScoreStage({
