@@ -42,6 +42,9 @@ function constantModel(open: number, cgo: number, schemaHash = FEATURE_SCHEMA_HA
     hidden: [4],
     seed: 1,
     trainedAt: '2026-03-07T00:00:00.000Z',
+    // Training rows split evenly around 0.5 on every feature, and discounts all above 50%: served rows
+    // (discounts of 10% and 30%) drift on `discount`.
+    drift: FEATURE_NAMES.map((f) => ({ edges: [0.5], expected: f === 'discount' ? [0, 1] : [0.5, 0.5] })),
   };
   return exportOnnx(m, meta);
 }
@@ -76,7 +79,12 @@ describe('serving the promoted model', () => {
   let models: ModelsStore;
 
   beforeAll(async () => {
-    env = await createTestEnv({ MODEL_POLL_MS: '100', SCORE_OPEN_WEIGHT: '1', SCORE_CLICK_WEIGHT: '2' });
+    env = await createTestEnv({
+      MODEL_POLL_MS: '100',
+      SCORE_OPEN_WEIGHT: '1',
+      SCORE_CLICK_WEIGHT: '2',
+      MODEL_DRIFT_REPORT_MS: '200',
+    });
     redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
     queues = createQueues(redis, env.config.HERALD_PREFIX);
     models = createModelsStore(redis, stateKeys(env.config.HERALD_PREFIX));
@@ -162,6 +170,26 @@ describe('serving the promoted model', () => {
     await waitFor(
       async () => ((await queues.conciliate.getJobCounts('waiting')).waiting ?? 0) >= N + 1 || null,
       'last batch',
+    );
+  });
+
+  it('publishes the served features’ drift from training as a metric, and warns on the drifted ones', async () => {
+    const keys = stateKeys(env.config.HERALD_PREFIX);
+    const drift = await waitFor(
+      async () => {
+        const h = await redis.hgetall(keys.modelDrift);
+        return h.version === 'B' && Number(h.rows) >= 1000 ? h : null;
+      },
+      'a drift report of model B',
+      10_000,
+    );
+    expect(Number(drift['psi:discount'])).toBeGreaterThan(0.2);
+    await waitFor(
+      () =>
+        /model B: served features drifted from training \(PSI > 0.2\): .*discount/.test(workers.logs()) ||
+        null,
+      'the drift warning',
+      10_000,
     );
   });
 
