@@ -10,6 +10,7 @@ export default tseslint.config(
       'out/**',
       'jest.config.js',
       'test/helpers/global-setup.js',
+      'test/helpers/onnx-environment.js',
       'infra/npm/complete-lock.js',
     ],
   },

@@ -79,6 +79,39 @@ export const baseConfigShape = {
   SEND_EXPLORE: z.coerce.number().min(0).max(1).default(0.05),
   /** A real-time push waits for a later hour only if the model rates it this much better than now. Default 0.2. */
   SEND_WAIT_MARGIN: z.coerce.number().min(0).max(100).default(0.2),
+  /**
+   * `registry`: score workers serve the model promoted in the model registry, and the heuristic while none
+   * is (or while the promoted one is refused); `off`: the heuristic only. Default registry.
+   */
+  SCORE_MODEL: z.enum(['registry', 'off']).default('registry'),
+  /** How often a score worker checks the registry for a newly promoted model, in ms. Default 2000. */
+  MODEL_POLL_MS: int(50, 600_000).default(2000),
+  /** The model's score is SCORE_OPEN_WEIGHT x p_open + SCORE_CLICK_WEIGHT x p_click. Defaults 1 and 2. */
+  SCORE_OPEN_WEIGHT: z.coerce.number().min(0).max(1000).default(1),
+  SCORE_CLICK_WEIGHT: z.coerce.number().min(0).max(1000).default(2),
+  /** AUC points a new model must beat the current model and the heuristic by to be promoted. Default 0.01. */
+  MODEL_GATE_MARGIN: z.coerce.number().min(-1).max(1).default(0.01),
+  /**
+   * Record the feature vector of every scored pick; the push that goes out carries it on push.sent, the
+   * score model's training log. Default true.
+   */
+  FEATURE_LOG: bool.default(true),
+  /** Share of picks whose feature vector is logged (a hash of user and target), 0..1. Default 1. */
+  FEATURE_LOG_RATE: z.coerce.number().min(0).max(1).default(1),
+  /**
+   * When the scheduler retrains the score model from Herald's own log (a cron on Herald's clock, e.g.
+   * `30 3 * * *`), in RETRAIN_TZ; empty: never (`npm run train -- --from-kafka --register` by hand). Default
+   * empty.
+   */
+  RETRAIN_CRON: z.string().default(''),
+  /** Zone of RETRAIN_CRON. Default UTC. */
+  RETRAIN_TZ: z.string().min(1).default('UTC'),
+  /** Where scheduled retraining writes each model and its report. Default out/models. */
+  MODEL_DIR: z.string().min(1).default('out/models'),
+  /** Population stability index of a served feature above which a score worker warns. Default 0.2. */
+  MODEL_DRIFT_WARN: z.coerce.number().positive().max(100).default(0.2),
+  /** How often a score worker reports drift (log and the `{model}:drift` hash), in real ms. Default 60000. */
+  MODEL_DRIFT_REPORT_MS: int(100, 86_400_000).default(60_000),
   /** Days after which an engagement event counts half. Default 30. */
   ENGAGEMENT_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
   /** How many events the cohort prior is worth against a user's own. Default 4. */

@@ -4,7 +4,8 @@
  * expired, streams are capped or drained. The store modules under services/state own the writes.
  *
  * Keys that one Lua script touches together share a hash tag (`{...}`), so Redis Cluster keeps them in one
- * slot: a user's ledger and sent record (`{u:<id>}`), and the catalog (`{catalog}`).
+ * slot: a user's ledger and sent record (`{u:<id>}`), the catalog (`{catalog}`) and the model registry
+ * (`{model}`).
  */
 const DAY = 86_400_000;
 
@@ -23,6 +24,9 @@ export const TTL = {
   hours: 120 * DAY,
   /** A user's frequent places, refreshed by each location ping of theirs. */
   places: 90 * DAY,
+
+  /** The feature vector a user's candidate was scored with, until its push goes out. */
+  decisionFeatures: 2 * DAY,
   /** How long a campaign tick is remembered as fired, so replicas and restarts fire it once. */
   scheduleTick: 7 * DAY,
   /** Re-drive markers: longer than the dead-letter topic keeps its letters (Kafka's default 7 days). */
@@ -37,6 +41,11 @@ export const CAP = {
   filterLog: 100_000,
   /** A user's decision trace: the newest entries kept. */
   trace: 64,
+
+  /** Model versions kept in the registry (the promoted one and its rollback history are never dropped). */
+  modelVersions: 20,
+  /** Promotions remembered for rollback. */
+  modelHistory: 20,
 } as const;
 
 export function stateKeys(prefix: string) {
@@ -78,6 +87,13 @@ export function stateKeys(prefix: string) {
     // ---- decisions (services/state/decisions.store.ts)
     /** string (JSON Winner): the user's best candidate of the contact window. TTL = contact window. */
     winner: (userId: string) => k(`winner:${userId}`),
+
+    /**
+     * hash: candidate id -> JSON { schema, values }: the feature vector the user's candidate was scored with,
+     * read when its push goes out. TTL.decisionFeatures, refreshed by each write; bounded by the candidates
+     * scored for the user in that time.
+     */
+    decisionFeatures: (userId: string) => k(`feat:${userId}`),
 
     // ---- delivery (services/state/delivery.store.ts)
     /**
@@ -189,6 +205,21 @@ export function stateKeys(prefix: string) {
      * the cooldown.
      */
     cooldown: (scope: string, userId: string, id: string) => k(`cd:${scope}:${userId}:${id}`),
+
+    // ---- models (services/state/models.store.ts)
+    /** hash: onnx (the model's bytes), meta (JSON metadata), registeredAt (ms). Bounded by CAP.modelVersions. */
+    model: (version: string) => k(`{model}:v:${version}`),
+    /** zset: version -> registered at (ms). Trimmed to CAP.modelVersions at each registration. */
+    modelVersions: k('{model}:versions'),
+    /** string: the promoted version, which score workers serve. */
+    modelPromoted: k('{model}:promoted'),
+    /** list: promoted versions, newest first (rollback pops the head). Trimmed to CAP.modelHistory. */
+    modelHistory: k('{model}:history'),
+    /**
+     * hash: version, day, rows, and psi:<feature> of the model in service over the rows it served that day,
+     * as the last score worker to report saw them. Bounded by the features.
+     */
+    modelDrift: k('{model}:drift'),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

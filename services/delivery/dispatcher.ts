@@ -65,6 +65,19 @@ export interface TickResult {
 /** Default retries: 6 sends per device, backoff from 1 s doubling to at most 5 min. */
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseMs: 1000, maxMs: 300_000 };
 
+const FeaturesOnPush = PushSentV1.shape.features.unwrap();
+
+/** A recorded feature vector, or undefined when absent or not one (a push never fails for its log). */
+function featuresOf(json: string | undefined): PushSent['features'] {
+  if (!json) return undefined;
+  try {
+    const r = FeaturesOnPush.safeParse(JSON.parse(json));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Pure: the push each claimed user would get now (the winner at delivery time, rendered), or why not.
  * A user claimed twice counts once.
@@ -77,6 +90,8 @@ export function planPushes(
   now: number,
   plans: ReadonlyMap<string, string> = new Map(),
   templates?: Templates,
+  /** The feature vector (JSON { schema, values }) each user's winning candidate was scored with. */
+  features: ReadonlyMap<string, string> = new Map(),
 ): { pushes: PushSent[]; drops: DropRecord[] } {
   const sentAt = new Date(now).toISOString();
   const pushes: PushSent[] = [];
@@ -101,6 +116,7 @@ export function planPushes(
       ? templates.render(w.strategy, strategy, w.candidate, user)
       : strategy.render(w.candidate, user.locale);
     const plan = plans.get(userId);
+    const f = featuresOf(features.get(userId));
     pushes.push({
       v: 1,
       pushId: w.decisionId,
@@ -116,6 +132,7 @@ export function planPushes(
       score: w.score,
       sentAt,
       ...(plan ? { timing: JSON.parse(plan) as PushSent['timing'] } : {}),
+      ...(f ? { features: f } : {}),
     });
   }
   return { pushes, drops };
@@ -250,7 +267,19 @@ export function createDispatcher(deps: DispatcherDeps) {
       users.getUsers(ids),
       delivery.plans(ids),
     ]);
-    const { pushes, drops } = planPushes(ids, winners, profiles, deps.strategies, now, plans, deps.templates);
+    const features = await decisions.getFeatures(
+      [...winners].map(([userId, w]) => ({ userId, candidateId: w.candidate.id })),
+    );
+    const { pushes, drops } = planPushes(
+      ids,
+      winners,
+      profiles,
+      deps.strategies,
+      now,
+      plans,
+      deps.templates,
+      features,
+    );
     const reservations = await delivery.reserveContacts(
       pushes.map((p) => ({ userId: p.userId, pushId: p.pushId, json: JSON.stringify(p) })),
       now,

@@ -3,7 +3,8 @@
  * writes the report (out/eval/report.md, summary.json, report.html).
  *
  *   npm run eval -- --users 3000 --days 2 [--history-days 2] [--replay-days 14] [--seed 7] [--stores 300]
- *                   [--sales-per-day 20] [--day-seconds 30] [--policies baseline,segments,herald,herald-timed,oracle]
+ *                   [--sales-per-day 20] [--day-seconds 30] [--policies baseline,segments,herald,herald-model,herald-timed,oracle]
+ *                   [--model-users 10000] [--model-days 7]
  *                   [--herald-env KEY=VALUE,...] [--out out/eval]
  *
  * Replay days are the world's first days, published at once before each run (behaviour only: no pushes),
@@ -21,6 +22,10 @@ import { runOracle } from './oracle-run';
 import { summarize, writeReport } from './report';
 import { runSimulation } from './sim-run';
 import { DAY_MS, createWorld } from './world';
+import { stateKeys } from '../../shared/keys';
+import { createRedis } from '../../shared/redis';
+import { createModelsStore } from '../state/models.store';
+import { trainEvalModel, type EvalModel } from './model-policy';
 
 const POLICIES: Record<string, { description: string; env: Record<string, string> }> = {
   baseline: {
@@ -36,12 +41,31 @@ const POLICIES: Record<string, { description: string; env: Record<string, string
       'Herald as configured: market basket in real time, the daily sale picked per user, conciliated',
     env: {},
   },
+  'herald-model': {
+    description:
+      'Herald as configured, scored by the learned model (trained on another world’s push log) instead of the heuristic',
+    env: { SCORE_MODEL: 'registry' },
+  },
   'herald-timed': {
     description:
       'Herald as configured, each push at the user’s predicted engagement hour (SEND_MODE=predicted)',
     env: { SEND_MODE: 'predicted' },
   },
 };
+
+/** Registers and promotes the model in a run's namespace, before its workers start. */
+function promoteIn(model: EvalModel) {
+  return async (vars: { REDIS_URL: string; HERALD_PREFIX: string }) => {
+    const redis = createRedis(vars.REDIS_URL, 'herald-eval');
+    try {
+      const models = createModelsStore(redis, stateKeys(vars.HERALD_PREFIX));
+      await models.register('eval', model.bytes, JSON.stringify({ auc: model.aucOpen }), Date.now());
+      await models.promote('eval');
+    } finally {
+      await redis.quit();
+    }
+  };
+}
 
 function int(v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def;
@@ -68,6 +92,8 @@ async function main() {
       start: { type: 'string' },
       /** The world's ground-truth follow-up table (JSON). Default infra/data/affinity.json. */
       truth: { type: 'string' },
+      'model-users': { type: 'string' },
+      'model-days': { type: 'string' },
     },
   });
   const users = int(values.users, 'users', 3000);
@@ -83,7 +109,7 @@ async function main() {
   const start =
     values.start ??
     new Date(Date.now() - (replayDays + historyDays + days + 1) * 86_400_000).toISOString().slice(0, 10);
-  const policies = (values.policies ?? 'baseline,segments,herald,herald-timed,oracle')
+  const policies = (values.policies ?? 'baseline,segments,herald,herald-model,herald-timed,oracle')
     .split(',')
     .map((p) => p.trim());
   for (const p of policies)
@@ -120,6 +146,15 @@ async function main() {
   );
 
   const results: PolicyResult[] = [];
+  let model: EvalModel | undefined;
+  if (policies.includes('herald-model')) {
+    model = trainEvalModel({
+      users: int(values['model-users'], 'model-users', 10_000),
+      days: int(values['model-days'], 'model-days', 7),
+      seed: seed + 1,
+      say,
+    });
+  }
   for (const p of policies) {
     if (p === 'oracle') {
       const t = Date.now();
@@ -152,6 +187,7 @@ async function main() {
       outDir,
       label: p,
       progress: say,
+      ...(p === 'herald-model' && model ? { prepare: promoteIn(model) } : {}),
     });
     results.push(policyResult(p, policy.description, run.pushes, users, salesAvailable, run));
     say(
@@ -163,6 +199,7 @@ async function main() {
     { seed, users, stores, salesPerDay, days, historyDays, replayDays, start },
     results,
   );
+  if (model) summary.learningCurve = model.curve;
   const paths = writeReport(outDir, summary);
   const md = readFileSync(paths.md, 'utf8');
   say('');

@@ -17,6 +17,14 @@ export interface EvalSummary {
     start: string;
   };
   policies: Array<PolicyResult & { openRateVsBaseline: number; oracleGainCaptured: number }>;
+  /** The herald-model policy's model: AUC on a held-out day by days of logs it trained on. */
+  learningCurve?: Array<{
+    days: number;
+    examples: number;
+    aucOpen: number;
+    aucClick: number;
+    heuristicAucOpen: number;
+  }>;
 }
 
 export function summarize(world: EvalSummary['world'], results: readonly PolicyResult[]): EvalSummary {
@@ -201,6 +209,20 @@ ${bars(
   pct,
 )}
 <table>${table[0] ?? ''}${table.slice(1, s.policies.length + 1).join('')}</table>
+${
+  s.learningCurve?.length
+    ? `${bars(
+        'Learning curve: open AUC on a held-out day by days of logs',
+        s.learningCurve.map((p) => ({ label: `${p.days} day${p.days > 1 ? 's' : ''}`, value: p.aucOpen })),
+        (x) => x.toFixed(3),
+      )}<table><tr><th>days of logs</th><th>examples</th><th>open AUC</th><th>click AUC</th><th>heuristic open AUC</th></tr>${s.learningCurve
+        .map(
+          (p) =>
+            `<tr><td>${p.days}</td><td>${p.examples}</td><td>${p.aucOpen.toFixed(3)}</td><td>${p.aucClick.toFixed(3)}</td><td>${p.heuristicAucOpen.toFixed(3)}</td></tr>`,
+        )
+        .join('')}</table>`
+    : ''
+}
 </body></html>
 `;
 }

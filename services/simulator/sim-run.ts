@@ -72,6 +72,8 @@ export function sendTimeTruth(
 }
 
 export interface SimRunOptions {
+  /** Runs once the run's namespace exists, before the workers start (e.g. to promote a model in it). */
+  prepare?: (vars: { REDIS_URL: string; HERALD_PREFIX: string }) => Promise<void>;
   world: World;
   /**
    * Days of the world published at once before the run (behaviour only, no pushes, no campaigns), so state
@@ -228,6 +230,7 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
   const config = loadConfig(vars);
   await ensureTopics(config.KAFKA_BROKERS, allTopicNames(config.KAFKA_TOPIC_PREFIX), config.KAFKA_PARTITIONS);
 
+  if (o.prepare) await o.prepare({ REDIS_URL: o.redisUrl, HERALD_PREFIX: ns });
   const workers = launchWorkers(vars);
   const kafka = createKafka(config.KAFKA_BROKERS, `herald-sim-${ns}`);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -3,7 +3,7 @@
  * that concurrent conciliate jobs settle on the best one.
  */
 import type { Redis, Result } from 'ioredis';
-import type { StateKeys } from '../../shared/keys';
+import { TTL, type StateKeys } from '../../shared/keys';
 import { ttlMs, type Clock } from '../../shared/clock';
 import { Winner as WinnerSchema, type Winner } from '../../shared/schemas/jobs.schema';
 import { defineScripts, execOrThrow } from './redis';
@@ -79,6 +79,35 @@ export function createDecisionsStore(redis: Redis, keys: StateKeys, clock: Clock
       const p = redis.pipeline();
       for (const d of drops) p.dropWinner(keys.winner(d.userId), d.decisionId);
       await execOrThrow(p);
+    },
+
+    /** Records the feature vector each (user, candidate) was scored with (JSON { schema, values }). */
+    async recordFeatures(
+      entries: ReadonlyArray<{ userId: string; candidateId: string; json: string }>,
+    ): Promise<void> {
+      if (entries.length === 0) return;
+      const p = redis.pipeline();
+      for (const e of entries) {
+        p.hset(keys.decisionFeatures(e.userId), e.candidateId, e.json);
+        p.pexpire(keys.decisionFeatures(e.userId), TTL.decisionFeatures);
+      }
+      await execOrThrow(p);
+    },
+
+    /** The recorded feature vectors (JSON) of these (user, candidate) pairs, by user id; absent if none. */
+    async getFeatures(
+      pairs: ReadonlyArray<{ userId: string; candidateId: string }>,
+    ): Promise<Map<string, string>> {
+      const out = new Map<string, string>();
+      if (pairs.length === 0) return out;
+      const p = redis.pipeline();
+      for (const e of pairs) p.hget(keys.decisionFeatures(e.userId), e.candidateId);
+      const res = (await execOrThrow(p)) as Array<string | null>;
+      pairs.forEach((e, i) => {
+        const v = res[i];
+        if (v) out.set(e.userId, v);
+      });
+      return out;
     },
 
     async getWinners(userIds: readonly string[]): Promise<Map<string, Winner>> {

@@ -11,6 +11,7 @@ import { createBasketStore } from './basket.store';
 import { createCatalogStore } from './catalog.store';
 import { createPlacesStore } from './places.store';
 import { createDecisionsStore } from './decisions.store';
+import { createModelsStore } from './models.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
 import { createRateLimitStore } from './ratelimit.store';
 import { createScheduleStore } from './schedule.store';
@@ -50,6 +51,7 @@ export function createState(
     basket: createBasketStore(redis, keys, clock, miner),
     places: createPlacesStore(redis, keys, clock),
     rateLimits: createRateLimitStore(redis, keys),
+    models: createModelsStore(redis, keys),
   };
 }
 
@@ -65,3 +67,4 @@ export type { Evidence, TimingStore } from './timing.store';
 export type { TraceEntry, TraceInput, TraceStage, TraceStore, Tracer } from './trace.store';
 export type { BasketStore, RecordResult } from './basket.store';
 export type { PlacesStore } from './places.store';
+export type { ModelsStore, StoredModel } from './models.store';

@@ -118,6 +118,22 @@ export function createTelemetryStore(redis: Redis, keys: StateKeys) {
       return (await execOrThrow(p)).map((v) => v === 1);
     },
 
+    /** Each user's pushes delivered, opened and clicked (zeros for a user with none). */
+    async engagementOf(
+      userIds: readonly string[],
+    ): Promise<Map<string, { delivered: number; opened: number; clicked: number }>> {
+      const out = new Map<string, { delivered: number; opened: number; clicked: number }>();
+      if (userIds.length === 0) return out;
+      const p = redis.pipeline();
+      for (const u of userIds) p.hmget(keys.engagement(u), 'delivered', 'opened', 'clicked');
+      const rows = (await execOrThrow(p)) as Array<Array<string | null>>;
+      userIds.forEach((u, i) => {
+        const [d, o, c] = rows[i] ?? [];
+        out.set(u, { delivered: Number(d ?? 0), opened: Number(o ?? 0), clicked: Number(c ?? 0) });
+      });
+      return out;
+    },
+
     /** Pipeline counters, drops by reason, and feedback by `<strategy>:<type>`. */
     async counters(): Promise<{
       stats: Record<string, number>;

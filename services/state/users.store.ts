@@ -21,6 +21,8 @@ export interface UserState {
   lastCategory?: string;
   /** Frequent places, heaviest first; loaded only when asked for (getUsers with places). */
   places?: FrequentPlace[];
+  /** Epoch ms of the last purchase. */
+  lastPurchaseAt?: number;
   /** Purchases per category; loaded only when asked for (getUsers with categories). */
   categories?: Record<string, number>;
 }
@@ -34,10 +36,11 @@ const USER_FIELDS = [
   'lon',
   'lastCategory',
   'locOptIn',
+  'lastPurchaseAt',
 ] as const;
 
 function toUser(userId: string, v: Array<string | null>): UserState | undefined {
-  const [timeZone, locale, optIn, devices, lat, lon, lastCategory, locOptIn] = v;
+  const [timeZone, locale, optIn, devices, lat, lon, lastCategory, locOptIn, lastPurchaseAt] = v;
   if (!timeZone) return undefined; // no profile yet: Herald does not know how to reach this user
   const user: UserState = {
     userId,
@@ -49,6 +52,7 @@ function toUser(userId: string, v: Array<string | null>): UserState | undefined 
   };
   if (lat != null && lon != null) user.location = { lat: Number(lat), lon: Number(lon) };
   if (lastCategory) user.lastCategory = lastCategory;
+  if (lastPurchaseAt) user.lastPurchaseAt = Number(lastPurchaseAt);
   return user;
 }
 

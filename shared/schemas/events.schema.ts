@@ -161,6 +161,17 @@ export const PushSentV1 = z.object({
    * user's devices). Optional: the file sink and pushes from before providers carry none.
    */
   receipts: z.array(DeviceReceipt).optional(),
+  /**
+   * The feature vector the push's candidate was scored with at decision time (services/ranking/features.ts),
+   * and the hash of the feature schema it follows, so the score model can learn from Herald's own pushes.
+   * Optional: pushes decided without feature logging carry none.
+   */
+  features: z
+    .object({
+      schema: z.string().min(1).max(64),
+      values: z.array(z.number()).max(256),
+    })
+    .optional(),
 });
 export type PushSent = z.infer<typeof PushSentV1>;
 

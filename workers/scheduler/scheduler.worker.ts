@@ -5,7 +5,13 @@
  */
 import { startLoop } from '../../shared/loop';
 import { basketRebuildRound } from '../../services/affinity/basket-miner';
-import { createCampaignStage, createScheduler, startCampaignsNow } from '../../services/campaigns/campaigns';
+import {
+  createCampaignStage,
+  createScheduler,
+  lastTick,
+  startCampaignsNow,
+} from '../../services/campaigns/campaigns';
+import { retrainRound, spawnTrainer } from '../../services/ranking/retrain';
 import { fatal } from '../boot';
 import { stageMain } from '../stage-main';
 
@@ -44,6 +50,29 @@ const basketLoop = startLoop({
   logger,
 });
 rt.closers.unshift(() => basketLoop.stop());
+if (config.RETRAIN_CRON) {
+  try {
+    lastTick(config.RETRAIN_CRON, config.RETRAIN_TZ, clock.now());
+  } catch (err) {
+    fatal(logger, err, 78);
+  }
+  const retrain = startLoop({
+    name: 'retrain',
+    round: () =>
+      retrainRound({
+        cron: config.RETRAIN_CRON,
+        tz: config.RETRAIN_TZ,
+        now: () => clock.now(),
+        catchupMs: config.CAMPAIGN_CATCHUP_MINUTES * 60_000,
+        schedule: rt.state.schedule,
+        run: spawnTrainer(config.MODEL_DIR),
+        logger,
+      }),
+    idleMs: config.SCHEDULER_POLL_MS,
+    logger,
+  });
+  rt.closers.unshift(() => retrain.stop());
+}
 logger.info({ campaigns: scheduler.scheduled }, 'schedule');
 if (process.argv.includes('--now')) {
   void startCampaignsNow(rt.queues, rt.strategies, clock.now()).then(
