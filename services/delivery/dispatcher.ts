@@ -86,7 +86,7 @@ export function planPushes(
   claimed: readonly string[],
   winners: ReadonlyMap<string, Winner>,
   users: ReadonlyMap<string, UserState>,
-  strategies: ReadonlyMap<string, Pick<StrategyPlugin, 'render'>>,
+  strategies: ReadonlyMap<string, Pick<StrategyPlugin, 'render' | 'needsLocationOptIn'>>,
   now: number,
   plans: ReadonlyMap<string, string> = new Map(),
   templates?: Templates,
@@ -100,9 +100,12 @@ export function planPushes(
     const w = winners.get(userId);
     if (!w) continue; // the window closed before delivery; nothing to send
     const user = users.get(userId);
-    const reason =
-      w.candidate.deadline !== undefined && w.candidate.deadline <= now ? 'expired' : dropReason(user, false);
     const strategy = strategies.get(w.strategy);
+    // Re-checked at delivery: an opt-out (push or location) that arrived after filter still holds.
+    const reason =
+      w.candidate.deadline !== undefined && w.candidate.deadline <= now
+        ? 'expired'
+        : dropReason(user, false, strategy?.needsLocationOptIn === true);
     if (reason || !user || !strategy) {
       drops.push({
         userId,

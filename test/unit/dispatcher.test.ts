@@ -32,6 +32,22 @@ const strategies = new Map([
 ]);
 
 describe('planPushes', () => {
+  it('drops a user who withdrew location opt-in after filter, for a strategy that needs it', () => {
+    const near = new Map([
+      ['near', { needsLocationOptIn: true, render: () => ({ title: 't', body: 'b', deepLink: 'x://' }) }],
+    ]);
+    const w = { ...winner('a'), strategy: 'near' };
+    const plan = (u: UserState) => planPushes(['a'], new Map([['a', w]]), new Map([['a', u]]), near, NOW);
+    expect(plan(user('a', { locationOptIn: false })).drops.map((d) => d.reason)).toEqual([
+      'no_location_opt_in',
+    ]);
+    expect(plan(user('a', { locationOptIn: true })).pushes.map((p) => p.userId)).toEqual(['a']);
+    // A strategy that does not need it sends regardless.
+    expect(
+      planPushes(['a'], new Map([['a', winner('a')]]), new Map([['a', user('a')]]), strategies, NOW).pushes,
+    ).toHaveLength(1);
+  });
+
   it('renders the winner at delivery time for each reachable user, once per user', () => {
     const { pushes, drops } = planPushes(
       ['a', 'b', 'a'],
