@@ -80,6 +80,7 @@ export function startDelivery(o: DeliveryOptions) {
     leaseRealMs: o.leaseMs,
     logger: o.logger,
     ...(o.trace ? { trace: o.trace } : {}),
+    ...(o.quiet ? { quiet: o.quiet } : {}),
   });
   const outbox = createOutboxPublisher({
     delivery: o.state.delivery,

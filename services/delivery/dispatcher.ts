@@ -23,6 +23,8 @@ import type { Winner } from '../../shared/schemas/jobs.schema';
 import type { StrategyPlugin } from '../strategies';
 import type { DropRecord, Reservation, State, Tracer, TraceInput, UserState } from '../state';
 import { dropReason } from '../pipeline/filter';
+import { localHour } from '../timing/engagement';
+import { isQuiet, slots, type QuietHours } from '../timing/plan';
 import type { PushSink } from './sink';
 import { settle, type RetryPolicy } from './outcomes';
 import type { PushSender } from './router';
@@ -49,6 +51,11 @@ export interface DispatcherDeps {
   logger: Logger;
   /** Records each traced user's delivery (sent, withdrawn, dropped) for `explain`. */
   trace?: Tracer;
+  /**
+   * Quiet hours (SEND_MODE=predicted): a push that comes due in them (a delivery that lagged past the
+   * planned minute) waits for them to end, or is dropped when its candidate ends first.
+   */
+  quiet?: QuietHours;
 }
 
 export interface TickResult {
@@ -215,6 +222,37 @@ export function deliveryTrace(
   return entries;
 }
 
+/**
+ * Pure: the planned pushes split into those that go now, those that wait for the end of the user's quiet
+ * hours (when it comes before the candidate's end), and those dropped because it does not.
+ */
+export function holdQuiet(
+  pushes: readonly PushSent[],
+  users: ReadonlyMap<string, UserState>,
+  winners: ReadonlyMap<string, Winner>,
+  now: number,
+  quiet: QuietHours,
+): { now: PushSent[]; later: Array<{ userId: string; at: number }>; drops: DropRecord[] } {
+  const out = {
+    now: [] as PushSent[],
+    later: [] as Array<{ userId: string; at: number }>,
+    drops: [] as DropRecord[],
+  };
+  for (const p of pushes) {
+    const tz = users.get(p.userId)?.timeZone;
+    if (!tz || !isQuiet(localHour(now, tz), quiet)) {
+      out.now.push(p);
+      continue;
+    }
+    const deadline = winners.get(p.userId)?.candidate.deadline ?? now + 86_400_000;
+    const next = slots(now, tz, deadline, quiet)[0];
+    if (next) out.later.push({ userId: p.userId, at: next.start });
+    else
+      out.drops.push({ userId: p.userId, reason: 'quiet_hours', strategy: p.strategy, targetId: p.targetId });
+  }
+  return out;
+}
+
 export function createDispatcher(deps: DispatcherDeps) {
   const { users, decisions, delivery, telemetry } = deps.state;
   const leaseMs = (deps.leaseRealMs ?? 30_000) * deps.clock.speed;
@@ -273,7 +311,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     const features = await decisions.getFeatures(
       [...winners].map(([userId, w]) => ({ userId, candidateId: w.candidate.id })),
     );
-    const { pushes, drops } = planPushes(
+    const { pushes: planned, drops } = planPushes(
       ids,
       winners,
       profiles,
@@ -283,6 +321,13 @@ export function createDispatcher(deps: DispatcherDeps) {
       deps.templates,
       features,
     );
+    // A lagging delivery never sends into quiet hours: those pushes wait for them to end (or drop).
+    const held = deps.quiet ? holdQuiet(planned, profiles, winners, now, deps.quiet) : undefined;
+    const pushes = held ? held.now : planned;
+    if (held) {
+      drops.push(...held.drops);
+      await delivery.rebook(held.later);
+    }
     const reservations = await delivery.reserveContacts(
       pushes.map((p) => ({ userId: p.userId, pushId: p.pushId, json: JSON.stringify(p) })),
       now,

@@ -1,4 +1,4 @@
-import { planPushes, toSend } from '../../services/delivery/dispatcher';
+import { holdQuiet, planPushes, toSend } from '../../services/delivery/dispatcher';
 import type { UserState } from '../../services/state';
 import type { Winner } from '../../shared/schemas/jobs.schema';
 
@@ -118,5 +118,32 @@ describe('toSend', () => {
       ['a', 'Shoes'],
       ['b', 'the push reserved before the crash'],
     ]);
+  });
+});
+
+describe('holdQuiet', () => {
+  // 23:30 in Madrid: inside 22-8.
+  const night = Date.parse('2026-11-22T22:30:00Z');
+  const quiet = { start: 22, end: 8 };
+  const madrid = (id: string) => user(id, { timeZone: 'Europe/Madrid' });
+  const planned = (ids: string[], winners: Map<string, Winner>, users: Map<string, UserState>) =>
+    planPushes(ids, winners, users, strategies, night).pushes;
+
+  it('holds a lagging push until quiet hours end, drops one whose candidate ends first, sends the rest', () => {
+    const winners = new Map([
+      ['a', winner('a')],
+      ['b', winner('b', { deadline: night + 3_600_000 })],
+      ['c', winner('c')],
+    ]);
+    const users = new Map([
+      ['a', madrid('a')],
+      ['b', madrid('b')],
+      ['c', user('c', { timeZone: 'America/New_York' })], // 17:30 there
+    ]);
+    const r = holdQuiet(planned(['a', 'b', 'c'], winners, users), users, winners, night, quiet);
+    expect(r.now.map((p) => p.userId)).toEqual(['c']);
+    // 08:00 in Madrid the next morning.
+    expect(r.later).toEqual([{ userId: 'a', at: Date.parse('2026-11-23T07:00:00Z') }]);
+    expect(r.drops.map((d) => [d.userId, d.reason])).toEqual([['b', 'quiet_hours']]);
   });
 });

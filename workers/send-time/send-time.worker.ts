@@ -62,6 +62,8 @@ async function main() {
     leaseMs: config.SEND_LEASE_MS,
     logger,
     trace: rt.state.trace,
+    // Predicted send times never go out in quiet hours, not even when delivery lags behind the plan.
+    ...(config.SEND_MODE === 'predicted' ? { quiet: config.QUIET_HOURS } : {}),
   });
   const worker = runStage({
     stage: 'sendTime',
