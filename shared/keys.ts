@@ -89,11 +89,11 @@ export function stateKeys(prefix: string) {
     winner: (userId: string) => k(`winner:${userId}`),
 
     /**
-     * hash: candidate id -> JSON { schema, values }: the feature vector the user's candidate was scored with,
-     * read when its push goes out. TTL.decisionFeatures, refreshed by each write; bounded by the candidates
-     * scored for the user in that time.
+     * string (JSON { schema, values }): the feature vector the user's candidate was scored with (score
+     * stage's feature log), read when its push goes out. One key per (user, candidate): one SET to write, one
+     * MGET per delivery batch to read. TTL.decisionFeatures.
      */
-    decisionFeatures: (userId: string) => k(`feat:${userId}`),
+    decisionFeatures: (userId: string, candidateId: string) => k(`feat:${userId}:${candidateId}`),
 
     // ---- delivery (services/state/delivery.store.ts)
     /**

@@ -88,8 +88,7 @@ export function createDecisionsStore(redis: Redis, keys: StateKeys, clock: Clock
       if (entries.length === 0) return;
       const p = redis.pipeline();
       for (const e of entries) {
-        p.hset(keys.decisionFeatures(e.userId), e.candidateId, e.json);
-        p.pexpire(keys.decisionFeatures(e.userId), TTL.decisionFeatures);
+        p.set(keys.decisionFeatures(e.userId, e.candidateId), e.json, 'PX', TTL.decisionFeatures);
       }
       await execOrThrow(p);
     },
@@ -100,9 +99,7 @@ export function createDecisionsStore(redis: Redis, keys: StateKeys, clock: Clock
     ): Promise<Map<string, string>> {
       const out = new Map<string, string>();
       if (pairs.length === 0) return out;
-      const p = redis.pipeline();
-      for (const e of pairs) p.hget(keys.decisionFeatures(e.userId), e.candidateId);
-      const res = (await execOrThrow(p)) as Array<string | null>;
+      const res = await redis.mget(...pairs.map((e) => keys.decisionFeatures(e.userId, e.candidateId)));
       pairs.forEach((e, i) => {
         const v = res[i];
         if (v) out.set(e.userId, v);
