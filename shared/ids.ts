@@ -16,3 +16,13 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/**
+ * FNV-1a of a string, as an unsigned 32-bit integer: a fast, stable hash for samples and seeds (which users
+ * are traced, which picks are logged, exploration's draws). Not for security.
+ */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

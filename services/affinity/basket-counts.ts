@@ -19,6 +19,7 @@
  * - **Bounded**: a history holds the purchases of the last window, at most `maxHistory`; the counts are
  *   sparse, bounded by the category pairs actually seen (at most C² but in practice far fewer).
  */
+import { fnv1a } from '../../shared/ids';
 
 /** One purchase held in a user's history. */
 export interface HistoryEntry {
@@ -64,12 +65,7 @@ export const pairKey = (a: string, b: string) => `${a}${PAIR_SEP}${b}`;
 
 /** FNV-1a of the event id, base 36: 32 bits is plenty to tell apart a user's last few dozen purchases. */
 export function eventHash(eventId: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < eventId.length; i++) {
-    h ^= eventId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(36);
+  return fnv1a(eventId).toString(36);
 }
 
 export function emptyDelta(): CountsDelta {

@@ -11,9 +11,9 @@ import { createKafka, createProducer } from '../../shared/kafka/client';
 import { createAdmin } from '../../shared/kafka/admin';
 import { stateKeys } from '../../shared/keys';
 import type { Logger } from '../../shared/logger';
-import { closeQueues, createQueues } from '../../shared/queue-factory';
+import { closeQueues, createQueues, type Queues } from '../../shared/queue-factory';
 import { createRedis } from '../../shared/redis';
-import { createState } from '../state';
+import { createState, type State } from '../state';
 import type { FailedJobView, OpsService, PageRequest, ReplayReport, ReplayRequest } from './api';
 import { createDeadLetterOps, type DeadLetterOps } from './dead-letters';
 import { OpsError } from './errors';
@@ -43,6 +43,9 @@ export interface OpsServiceDeps {
   maxReplay: number;
   /** A connection to use instead of one of the service's own (closed by its owner). */
   redis?: Redis;
+  /** The process's queues and state stores, when it has them (closed by their owner); else the service's own. */
+  queues?: Queues;
+  state?: State;
   /** Whether a strategy sends only to users opted in to location-based pushes (as filter checks). */
   needsLocationOptIn?: (strategy: string) => boolean;
 }
@@ -63,12 +66,15 @@ export function createOpsService(deps: OpsServiceDeps): OpsService {
   const clock = deps.clock ?? systemClock;
   const owned = deps.redis ? undefined : createRedis(config.REDIS_URL, 'herald-ops');
   const redis = deps.redis ?? owned!;
-  const queues = createQueues(redis, config.HERALD_PREFIX, logger);
+  const ownQueues = deps.queues ? undefined : createQueues(redis, config.HERALD_PREFIX, logger);
+  const queues = deps.queues ?? ownQueues!;
   const windows = deliveryWindows(config);
-  const state = createState(redis, config.HERALD_PREFIX, clock, windows, undefined, {
-    campaignShare: config.TRACE_CAMPAIGN_SHARE,
-    days: config.TRACE_DAYS,
-  });
+  const state =
+    deps.state ??
+    createState(redis, config.HERALD_PREFIX, clock, windows, undefined, {
+      campaignShare: config.TRACE_CAMPAIGN_SHARE,
+      days: config.TRACE_DAYS,
+    });
   const kafka = createKafka(config.KAFKA_BROKERS, 'herald-ops', logger);
   let admin: Promise<Admin> | undefined;
   const adminOf = () =>
@@ -273,7 +279,7 @@ export function createOpsService(deps: OpsServiceDeps): OpsService {
     },
 
     async close() {
-      await closeQueues(queues);
+      if (ownQueues) await closeQueues(ownQueues);
       await Promise.all([
         admin?.then((a) => a.disconnect()).catch(() => undefined),
         producer?.then((p) => p.disconnect()).catch(() => undefined),

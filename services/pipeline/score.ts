@@ -9,6 +9,7 @@
  * no batch is lost to a model.
  */
 import { SchemaError } from '../../shared/errors';
+import { fnv1a } from '../../shared/ids';
 import type { Logger } from '../../shared/logger';
 import type { StageHandler } from '../../shared/stage';
 import type { Candidate, CandidatePick, Group } from '../../shared/schemas/jobs.schema';
@@ -265,10 +266,7 @@ function pickTrace(
 export function sampled(userId: string, targetId: string, rate: number): boolean {
   if (rate >= 1) return true;
   if (rate <= 0) return false;
-  let h = 2166136261;
-  const s = `${userId}|${targetId}`;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return (h >>> 0) / 4294967296 < rate;
+  return fnv1a(`${userId}|${targetId}`) / 4294967296 < rate;
 }
 
 function round6(v: number): number {

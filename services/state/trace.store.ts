@@ -8,6 +8,7 @@
  */
 import type { Redis, Result } from 'ioredis';
 import { ttlMs, type Clock } from '../../shared/clock';
+import { fnv1a } from '../../shared/ids';
 import { CAP, type StateKeys } from '../../shared/keys';
 import { defineScripts, execOrThrow } from './redis';
 
@@ -49,12 +50,7 @@ return 'OK'`,
 
 /** FNV-1a of the id, as a fraction in [0, 1): the same user is in or out of the sample at every stage. */
 export function traceFraction(userId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < userId.length; i++) {
-    h ^= userId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) / 0x1_0000_0000;
+  return fnv1a(userId) / 0x1_0000_0000;
 }
 
 export interface TraceOptions {

@@ -39,6 +39,21 @@ export interface Catalog {
   ): Promise<string[]>;
 }
 
+/** A store as a candidate: a visit to suggest, worth `affinity` to the user, until `deadline`. */
+export function storeCandidate(s: StoreState, affinity: number, deadline: number): Candidate {
+  return {
+    id: s.storeId,
+    kind: 'store',
+    category: s.category,
+    title: s.name,
+    discount: s.discount,
+    affinity,
+    location: s.location,
+    deepLink: `herald://store/${s.storeId}`,
+    deadline,
+  };
+}
+
 export interface Rendered {
   title: string;
   body: string;

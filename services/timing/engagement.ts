@@ -9,6 +9,7 @@
  * user gets the cohort's best hour and a user with many events gets their own. Pure: no I/O, no clock.
  */
 import { DateTime } from 'luxon';
+import { fnv1a } from '../../shared/ids';
 
 export const HOURS = 24;
 
@@ -201,9 +202,7 @@ export function activityEvidence(
 
 /** A fast, deterministic uniform generator from a string seed (for reproducible exploration). */
 export function seededRandom(seed: string): Random {
-  let h = 2166136261;
-  for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 16777619);
-  let s = h >>> 0;
+  let s = fnv1a(seed);
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;

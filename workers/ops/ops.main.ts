@@ -30,6 +30,9 @@ async function main() {
     logger,
     clock,
     redis: rt.redis,
+    // The process's own queues and stores: the service builds no second set.
+    queues: rt.queues,
+    state: rt.state,
     maxReplay: opsConfig.OPS_MAX_REPLAY,
   });
   // The figures and bull-board read the queues and counters on the workers' connection.

@@ -12,7 +12,7 @@ import type { Purchase } from '../../../shared/schemas/events.schema';
 import { loadAffinity, type AffinityTable } from '../../affinity/affinity-table';
 import { effectiveAffinity, type MinedTable } from '../../affinity/basket-table';
 import { HERALD_OWN_WEIGHT } from '../../affinity/basket-rank';
-import { defineStrategy, type StrategyPlugin } from '../strategy';
+import { defineStrategy, storeCandidate, type StrategyPlugin } from '../strategy';
 
 export const MARKET_BASKET = 'market-basket';
 
@@ -84,17 +84,7 @@ export function createMarketBasket(opts: MarketBasketOptions): StrategyPlugin {
       const stores = await catalog.storesInCategories(follows.map((f) => f.category));
       const candidates: Candidate[] = stores
         .filter((s) => s.storeId !== data.data.storeId)
-        .map((s) => ({
-          id: s.storeId,
-          kind: 'store' as const,
-          category: s.category,
-          title: s.name,
-          discount: s.discount,
-          affinity: weight.get(s.category) ?? 0,
-          location: s.location,
-          deepLink: `herald://store/${s.storeId}`,
-          deadline: trigger.at + VALID_MS,
-        }))
+        .map((s) => storeCandidate(s, weight.get(s.category) ?? 0, trigger.at + VALID_MS))
         .sort((a, b) => b.affinity - a.affinity || b.discount - a.discount || a.id.localeCompare(b.id))
         .slice(0, opts.maxStores);
       if (candidates.length === 0) return null;

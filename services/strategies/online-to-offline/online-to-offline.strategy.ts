@@ -11,7 +11,7 @@ import { SchemaError } from '../../../shared/errors';
 import { stableId } from '../../../shared/ids';
 import type { Candidate, Trigger } from '../../../shared/schemas/jobs.schema';
 import type { LocationPing } from '../../../shared/schemas/events.schema';
-import { defineStrategy, type StrategyPlugin } from '../strategy';
+import { defineStrategy, storeCandidate, type StrategyPlugin } from '../strategy';
 
 export const ONLINE_TO_OFFLINE = 'online-to-offline';
 
@@ -88,17 +88,9 @@ export function createOnlineToOffline(opts: OnlineToOfflineOptions): StrategyPlu
       const total = Object.values(bought).reduce((s, n) => s + n, 0);
       const candidates: Candidate[] = fit
         .filter((s) => free.has(s.storeId))
-        .map((s) => ({
-          id: s.storeId,
-          kind: 'store' as const,
-          category: s.category,
-          title: s.name,
-          discount: s.discount,
-          affinity: total > 0 ? (bought[s.category] ?? 0) / total : 0,
-          location: s.location,
-          deepLink: `herald://store/${s.storeId}`,
-          deadline: trigger.at + VALID_MS,
-        }));
+        .map((s) =>
+          storeCandidate(s, total > 0 ? (bought[s.category] ?? 0) / total : 0, trigger.at + VALID_MS),
+        );
       if (candidates.length === 0) return null;
       return {
         strategy: ONLINE_TO_OFFLINE,
