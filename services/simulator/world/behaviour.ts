@@ -255,6 +255,8 @@ function profileEvent(world: World, i: number, atMs: number, eventId: string): S
       timeZone: (world.zones[u.zone[i] as number] as ZoneShare).zone,
       locale: world.locales[u.locale[i] as number] as string,
       pushOptIn: pushOptInAt(world, i, atMs),
+      // Six users in ten allow location-based pushes (fixed per user; no ground truth depends on it).
+      locationOptIn: (Math.imul(i + 1, 2654435761) >>> 0) % 10 < 6,
       devices: devicesAt(world, i, atMs),
       home: { lat: round6(u.homeLat[i] as number), lon: round6(u.homeLon[i] as number) },
       at: iso(atMs),
