@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import {
   BrowseV1,
   DeadLetterV1,
+  DecisionV1,
   FeedbackV1,
   LocationV1,
   ProfileV1,
@@ -26,6 +27,7 @@ export const TOPICS = {
   profiles: { suffix: 'profiles', schema: ProfileV1, key: 'userId' },
   feedback: { suffix: 'feedback', schema: FeedbackV1, key: 'userId' },
   pushSent: { suffix: 'push.sent', schema: PushSentV1, key: 'userId' },
+  decisions: { suffix: 'push.decisions', schema: DecisionV1, key: 'userId' },
   deadLetters: { suffix: 'dead-letters', schema: DeadLetterV1, key: 'source' },
 } as const;
 

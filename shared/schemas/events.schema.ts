@@ -128,6 +128,70 @@ export const DeviceReceipt = z.object({
 });
 export type DeviceReceipt = z.infer<typeof DeviceReceipt>;
 
+/**
+ * One conciliation decision with everything the policy saw (DESIGN rule 11): the arms it chose among, each
+ * with the inputs of its value, the user's engagement and fatigue, the probability the policy gave each arm
+ * and sending nothing, and what it did. A decision that sent rides on its push.sent; one that sent nothing
+ * (suppressed, held out) goes to the push.decisions topic. Offline policy evaluation replays the inputs under
+ * another configuration (services/conciliation/policy.ts `probabilities`).
+ */
+export const DecisionArm = z.object({
+  strategy: Strategy,
+  /** The push id this arm would send (its decision id). */
+  pushId: Id,
+  candidateId: Id,
+  /** The candidate's score from the score stage (the model's expected value, or the heuristic). */
+  score: z.number(),
+  /** The strategy's feedback in the user's context: the posterior's counts. */
+  delivered: z.number().min(0),
+  opened: z.number().min(0),
+  clicked: z.number().min(0),
+  /** The strategy's mean candidate score (its scores are relative to it); 0 when unknown. */
+  meanScore: z.number().min(0),
+  /** Hours since the user last got a push of this strategy; null when never (or not within the record). */
+  sinceHours: z.number().min(0).nullable(),
+  /** A scheduled strategy's push that has not arrived yet, valued in advance: it can win, not be sent. */
+  anticipated: z.boolean().optional(),
+});
+export type DecisionArm = z.infer<typeof DecisionArm>;
+
+export const DecisionInput = z.object({
+  /** The user's context class for the strategy posteriors (`new`, `known`). */
+  context: z.string().min(1).max(32),
+  /** The user's own pushes delivered, opened, clicked, and fatigue load (decayed ignored pushes). */
+  user: z.object({
+    delivered: z.number().min(0),
+    opened: z.number().min(0),
+    clicked: z.number().min(0),
+    fatigue: z.number().min(0),
+  }),
+  /** Everyone's pushes delivered and opened: the prior a user's own rate shrinks to. */
+  global: z.object({ delivered: z.number().min(0), opened: z.number().min(0) }),
+  arms: z.array(DecisionArm).min(1).max(16),
+});
+export type DecisionInput = z.infer<typeof DecisionInput>;
+
+export const DecisionV1 = z.object({
+  v: z.literal(1),
+  /** The decision's id: the user and the arms it weighed. */
+  decisionId: Id,
+  userId: Id,
+  at: Instant,
+  input: DecisionInput,
+  /** The logging policy's probability of each arm, in `input.arms` order, then of sending nothing. */
+  probs: z.array(z.number().min(0).max(1)),
+  /** Index of the arm chosen, or -1: nothing. */
+  chosen: z.number().int().min(-1),
+  /** sent: on push.sent; suppressed: nothing worth sending (reason); holdout: a control user, not sent. */
+  outcome: z.enum(['sent', 'suppressed', 'holdout']),
+  reason: z.string().max(200).optional(),
+  /** Logged for a sample of decisions that sent nothing: each stands for 1 / rate of them. */
+  weight: z.number().positive(),
+  /** The logging policy's configuration, `key=value;...`. */
+  policy: z.string().max(500),
+});
+export type Decision = z.infer<typeof DecisionV1>;
+
 export const PushSentV1 = z.object({
   v: z.literal(1),
   pushId: Id,
@@ -172,6 +236,11 @@ export const PushSentV1 = z.object({
       values: z.array(z.number()).max(256),
     })
     .optional(),
+  /**
+   * The conciliation decision that chose this push (what the policy saw and the probability of its choice).
+   * Optional: pushes decided by the plain compare-and-set carry none.
+   */
+  decision: DecisionV1.optional(),
 });
 export type PushSent = z.infer<typeof PushSentV1>;
 
