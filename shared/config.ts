@@ -116,6 +116,65 @@ export const baseConfigShape = {
   ENGAGEMENT_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
   /** How many events the cohort prior is worth against a user's own. Default 4. */
   ENGAGEMENT_PRIOR_STRENGTH: z.coerce.number().min(0).max(10_000).default(4),
+  /**
+   * How conciliation picks each user's push for the contact window. `value`: the candidate of highest
+   * expected value (a Thompson-sampled bandit over strategies, with fatigue, caps, a minimum value and
+   * holdouts; services/conciliation); `compare`: the higher score wins (the compare-and-set Herald began
+   * with). Default value.
+   */
+  CONCILIATION: z.enum(['value', 'compare']).default('value'),
+  /** Nothing is sent below this expected value (click-weighted opens per push). Default 0.01. */
+  CONCILIATE_MIN_VALUE: z.coerce.number().min(0).max(10).default(0.01),
+  /** Share of decisions spread evenly over the arms and sending nothing (offline evaluation's support). Default 0.05. */
+  CONCILIATE_EXPLORE: z.coerce.number().min(0).max(1).default(0.05),
+  /** Weight of the click-to-open rate in a candidate's value. Default 1. */
+  CONCILIATE_CLICK_WEIGHT: z.coerce.number().min(0).max(100).default(1),
+  /** How much each unit of fatigue (decayed ignored pushes) raises the minimum value. Default 0.15. */
+  FATIGUE_WEIGHT: z.coerce.number().min(0).max(100).default(0.15),
+  /** Days after which an ignored push weighs half in the fatigue load. Default 3. */
+  FATIGUE_HALF_LIFE_DAYS: z.coerce.number().positive().max(365).default(3),
+  /** The recovering penalty of a strategy the user just got (0..1), fading with RECOVER_HOURS. Default 0.5. */
+  RECOVER_PENALTY: z.coerce.number().min(0).max(1).default(0.5),
+  RECOVER_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(48),
+  /** Pushes per user per local day and per local week (Monday first), all strategies; 0: no cap. Defaults 1, 5. */
+  CAP_DAY: int(0, 1000).default(1),
+  CAP_WEEK: int(0, 10_000).default(5),
+  /**
+   * Caps per strategy, `strategy:day/week,...` (0: no cap), e.g. `market-basket:1/2`. Default none.
+   */
+  CAP_STRATEGY: z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      const out: Record<string, { day: number; week: number }> = {};
+      for (const part of s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
+        const m = /^([a-z0-9][a-z0-9-]*):(\d+)\/(\d+)$/.exec(part);
+        if (!m) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}": expected strategy:day/week, e.g. market-basket:1/2`,
+          });
+          return z.NEVER;
+        }
+        out[m[1]!] = { day: Number(m[2]), week: Number(m[3]) };
+      }
+      return out;
+    }),
+  /** Share of users in the global control group: never pushed, what they would get is logged. Default 0.05. */
+  HOLDOUT_SHARE: z.coerce.number().min(0).max(0.5).default(0.05),
+  /** Share of users held out of each strategy (independent per strategy), for its incremental lift. Default 0.05. */
+  HOLDOUT_STRATEGY_SHARE: z.coerce.number().min(0).max(0.5).default(0.05),
+  /** Salt of the holdout hashes: change it to draw new groups. Default herald. */
+  HOLDOUT_SALT: z.string().min(1).default('herald'),
+  /** Share of decisions that send nothing that are logged on push.decisions (a hash of the decision). Default 1. */
+  DECISION_LOG_RATE: z.coerce.number().min(0).max(1).default(1),
   /** The local hour (0-23) of delivery when SEND_MODE=local-hour. Default 10. */
   SEND_LOCAL_HOUR: int(0, 23).default(10),
   /** How often send-time looks for due users, in ms. Default 250. */

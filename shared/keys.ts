@@ -85,8 +85,36 @@ export function stateKeys(prefix: string) {
     salesActive: k('sales:active'),
 
     // ---- decisions (services/state/decisions.store.ts)
-    /** string (JSON Winner): the user's best candidate of the contact window. TTL = contact window. */
-    winner: (userId: string) => k(`winner:${userId}`),
+    /**
+     * string (JSON Winner): the user's chosen candidate of the contact window. Shares the user's hash tag with
+     * their offers, so one script checks both. TTL = contact window.
+     */
+    winner: (userId: string) => k(`winner:{u:${userId}}`),
+
+    // ---- conciliation (services/state/conciliation.store.ts)
+    /**
+     * hash: strategy -> JSON Winner (the strategy's best candidate offered for the user this window), and
+     * `_v` (bumped by each offer, so a decision is written only over the offers it saw). TTL = contact window.
+     */
+    offers: (userId: string) => k(`offers:{u:${userId}}`),
+    /**
+     * zset: `<strategy>|<push id>` -> clock ms it was sent: the caps' and the recovering penalty's history.
+     * Trimmed to the push-record retention at each write; expires after it. Bounded by the user's pushes.
+     */
+    contacts: (userId: string) => k(`contacts:{u:${userId}}`),
+    /**
+     * hash: `<strategy>|<context>|<delivered|opened|clicked>` -> feedback count (the bandit's posteriors), and
+     * `<strategy>|scoreSum` / `<strategy>|scoreN` (its candidates' mean score). Bounded by strategies x contexts.
+     */
+    bandit: k('conc:bandit'),
+    /**
+     * hash: `<scope>|<group>|<type>` -> feedback events of users of that holdout group, and `...|sq` -> the sum
+     * of squares of those per-user counts (for the lift's confidence interval). Scope `all` (the global
+     * control) or a strategy; group `treated` or `holdout`. Bounded by scopes x groups x types.
+     */
+    lift: k('conc:lift'),
+    /** HyperLogLog: the users conciliation saw in a holdout scope and group. Bounded (12 KB each). */
+    liftUsers: (scope: string, group: string) => k(`conc:lift:users:${scope}|${group}`),
 
     /**
      * string (JSON { schema, values }): the feature vector the user's candidate was scored with (score
@@ -114,9 +142,9 @@ export function stateKeys(prefix: string) {
     /** zset: user id -> lease expiry (clock ms) while a send-time process delivers it. */
     inflight: k('send:inflight'),
     /**
-     * stream: one entry (field `push`, JSON PushSent) per confirmed push, or (fields `dead`, `reason`) per
-     * push that no device accepted, waiting to be published on
-     * push.sent; the publishers' consumer group deletes each entry once Kafka has it. Bounded by what Kafka
+     * stream: one entry (field `push`, JSON PushSent) per confirmed push, (fields `dead`, `reason`) per
+     * push that no device accepted, or (field `decision`, JSON Decision) per logged conciliation decision that
+     * sent nothing, waiting to be published on push.sent, the dead letters or push.decisions; the publishers' consumer group deletes each entry once Kafka has it. Bounded by what Kafka
      * has not yet taken.
      */
     outbox: k('send:outbox'),
@@ -138,7 +166,11 @@ export function stateKeys(prefix: string) {
     filterDrops: k('filter:drops'),
     /** stream: one entry (user, reason, strategy, target) per dropped (user, target). Capped at CAP.filterLog. */
     filterLog: k('filter:log'),
-    /** hash: delivered / opened / clicked / converted -> count, for one user. TTL.engagement */
+    /**
+     * hash: delivered / opened / clicked / converted -> count, for one user; `fl` (fatigue load: delivered
+     * pushes minus opened ones, decayed with FATIGUE_HALF_LIFE_DAYS) and `fat` (the clock ms it is as of).
+     * TTL.engagement
+     */
     engagement: (userId: string) => k(`eng:${userId}`),
     /** hash: `<strategy>:<feedback type>` -> count of feedback events. Bounded by strategies x types. */
     strategyStats: k('stats:strategy'),

@@ -60,6 +60,7 @@ export function boot(name: string, opts: { metrics?: boolean } = {}): Runtime {
     config.ENGAGEMENT_HALF_LIFE_DAYS,
     { campaignShare: config.TRACE_CAMPAIGN_SHARE, days: config.TRACE_DAYS },
     { ...DEFAULT_MINER, windowMs: config.BASKET_WINDOW_DAYS * 86_400_000 },
+    config.FATIGUE_HALF_LIFE_DAYS,
   );
   return {
     config,

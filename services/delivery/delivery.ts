@@ -5,7 +5,7 @@
  */
 import type { Producer } from 'kafkajs';
 import { startLoop } from '../../shared/loop';
-import type { DeadLetter, PushSent } from '../../shared/schemas/events.schema';
+import type { DeadLetter, Decision, PushSent } from '../../shared/schemas/events.schema';
 import { topicName } from '../../shared/topics';
 import { createDispatcher, type DispatcherDeps } from './dispatcher';
 import { createOutboxPublisher } from './outbox';
@@ -31,6 +31,18 @@ export function pushSentPublisher(producer: Producer, topicPrefix: string) {
         value: JSON.stringify(p),
         headers: { pushId: p.pushId },
       })),
+    });
+  };
+}
+
+/** Publishes logged decisions on push.decisions, keyed by user. */
+export function decisionPublisher(producer: Producer, topicPrefix: string) {
+  const topic = topicName(topicPrefix, 'decisions');
+  return async (decisions: readonly Decision[]): Promise<void> => {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: decisions.map((d) => ({ key: d.userId, value: JSON.stringify(d) })),
     });
   };
 }
@@ -81,11 +93,13 @@ export function startDelivery(o: DeliveryOptions) {
     logger: o.logger,
     ...(o.trace ? { trace: o.trace } : {}),
     ...(o.quiet ? { quiet: o.quiet } : {}),
+    ...(o.caps ? { caps: o.caps } : {}),
   });
   const outbox = createOutboxPublisher({
     delivery: o.state.delivery,
     publish: pushSentPublisher(o.producer, o.topicPrefix),
     publishDead: deadPushPublisher(o.producer, o.topicPrefix, () => o.clock.now()),
+    publishDecisions: decisionPublisher(o.producer, o.topicPrefix),
     batchSize: o.batchSize,
     staleMs: o.leaseMs,
     logger: o.logger,

@@ -25,6 +25,7 @@ import type { DropRecord, Reservation, State, Tracer, TraceInput, UserState } fr
 import { dropReason } from '../pipeline/filter';
 import { localHour } from '../timing/engagement';
 import { isQuiet, slots, type QuietHours } from '../timing/plan';
+import { capReason, type Contact, type ContactRules } from '../conciliation/contact-rules';
 import type { PushSink } from './sink';
 import { settle, type RetryPolicy } from './outcomes';
 import type { PushSender } from './router';
@@ -56,6 +57,32 @@ export interface DispatcherDeps {
    * planned minute) waits for them to end, or is dropped when its candidate ends first.
    */
   quiet?: QuietHours;
+  /**
+   * The caps (services/conciliation/contact-rules.ts), checked again at the moment of sending: a push that
+   * would break one (a race with another delivery) is dropped with the cap as its reason.
+   */
+  caps?: {
+    rules: Pick<ContactRules, 'all' | 'strategy'>;
+    contacts: (userIds: readonly string[], now: number) => Promise<Map<string, Contact[]>>;
+  };
+}
+
+/** Pure: the pushes split into those no cap refuses and the drops of those one does. */
+export function holdCapped(
+  pushes: readonly PushSent[],
+  users: ReadonlyMap<string, UserState>,
+  contacts: ReadonlyMap<string, readonly Contact[]>,
+  now: number,
+  rules: Pick<ContactRules, 'all' | 'strategy'>,
+): { now: PushSent[]; drops: DropRecord[] } {
+  const out = { now: [] as PushSent[], drops: [] as DropRecord[] };
+  for (const p of pushes) {
+    const tz = users.get(p.userId)?.timeZone ?? 'UTC';
+    const why = capReason(contacts.get(p.userId) ?? [], p.strategy, now, tz, rules);
+    if (why) out.drops.push({ userId: p.userId, reason: why, strategy: p.strategy, targetId: p.targetId });
+    else out.now.push(p);
+  }
+  return out;
 }
 
 export interface TickResult {
@@ -143,6 +170,7 @@ export function planPushes(
       sentAt,
       ...(plan ? { timing: JSON.parse(plan) as PushSent['timing'] } : {}),
       ...(f ? { features: f } : {}),
+      ...(w.decision ? { decision: w.decision } : {}),
     });
   }
   return { pushes, drops };
@@ -323,10 +351,19 @@ export function createDispatcher(deps: DispatcherDeps) {
     );
     // A lagging delivery never sends into quiet hours: those pushes wait for them to end (or drop).
     const held = deps.quiet ? holdQuiet(planned, profiles, winners, now, deps.quiet) : undefined;
-    const pushes = held ? held.now : planned;
+    let pushes = held ? held.now : planned;
     if (held) {
       drops.push(...held.drops);
       await delivery.rebook(held.later);
+    }
+    if (deps.caps && pushes.length > 0) {
+      const history = await deps.caps.contacts(
+        pushes.map((p) => p.userId),
+        now,
+      );
+      const capped = holdCapped(pushes, profiles, history, now, deps.caps.rules);
+      pushes = capped.now;
+      drops.push(...capped.drops);
     }
     const reservations = await delivery.reserveContacts(
       pushes.map((p) => ({ userId: p.userId, pushId: p.pushId, json: JSON.stringify(p) })),

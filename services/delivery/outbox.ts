@@ -1,6 +1,6 @@
 /**
  * The push.sent publisher: drains the outbox that delivery confirms into (services/state/delivery.store.ts)
- * to Kafka, so delivery never waits on the broker. An entry leaves the outbox only after Kafka acknowledged
+ * to Kafka (with the decisions conciliation logs, to push.decisions), so delivery never waits on the broker. An entry leaves the outbox only after Kafka acknowledged
  * it (acks=all); entries left by a publisher that died are taken over after `staleMs`. push.sent is
  * therefore at-least-once: a publisher that dies between Kafka's ack and its own may publish an entry again,
  * and readers dedupe by pushId. Pushes that no device accepted go to the dead-letter topic instead, with
@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from '../../shared/logger';
-import { PushSentV1, type PushSent } from '../../shared/schemas/events.schema';
+import { DecisionV1, PushSentV1, type Decision, type PushSent } from '../../shared/schemas/events.schema';
 import type { DeliveryStore } from '../state';
 
 export interface OutboxPublisherDeps {
@@ -16,6 +16,8 @@ export interface OutboxPublisherDeps {
   publish: (pushes: readonly PushSent[]) => Promise<void>;
   /** Publishes pushes no device accepted, with the reason, as dead letters. */
   publishDead?: (dead: ReadonlyArray<{ push: PushSent; reason: string }>) => Promise<void>;
+  /** Publishes logged conciliation decisions that sent nothing on push.decisions. */
+  publishDecisions?: (decisions: readonly Decision[]) => Promise<void>;
   /** Entries per round. */
   batchSize: number;
   /** Real ms after which another publisher's unacknowledged entries are taken over. Default 30000. */
@@ -33,8 +35,13 @@ export function createOutboxPublisher(deps: OutboxPublisherDeps) {
     round: async (): Promise<number> => {
       const entries = await deps.delivery.readOutbox(consumer, deps.batchSize, staleMs);
       if (entries.length === 0) return 0;
-      const sent = entries.filter((e) => e.dead === undefined);
+      const sent = entries.filter((e) => e.dead === undefined && !e.decision);
       const dead = entries.filter((e) => e.dead !== undefined);
+      const decisions = entries.filter((e) => e.decision);
+      if (decisions.length > 0) {
+        if (!deps.publishDecisions) throw new Error('the outbox holds decisions and no decision publisher');
+        await deps.publishDecisions(decisions.map((e) => DecisionV1.parse(JSON.parse(e.json))));
+      }
       if (sent.length > 0) await deps.publish(sent.map((e) => PushSentV1.parse(JSON.parse(e.json))));
       if (dead.length > 0) {
         if (!deps.publishDead) throw new Error('the outbox holds dead pushes and no dead-letter publisher');

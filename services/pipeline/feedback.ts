@@ -18,8 +18,9 @@ export async function foldFeedback(
   events: readonly Feedback[],
   weights: EvidenceWeights = DEFAULT_ENGAGEMENT.weights,
   trace?: Pick<Tracer, 'record'>,
+  fold?: Parameters<State['telemetry']['foldFeedback']>[1],
 ): Promise<void> {
-  const fresh = await state.telemetry.foldFeedback(events);
+  const fresh = await state.telemetry.foldFeedback(events, fold);
   events.forEach((e, i) => {
     if (fresh[i]) metrics.feedback.inc({ strategy: e.strategy, type: e.type });
   });

@@ -21,6 +21,7 @@ import {
 } from '../timing/engagement';
 import { planSend, type Plan, type QuietHours } from '../timing/plan';
 import { dueTime } from '../timing/send-time';
+import { capsAllowFrom, type Contact, type ContactRules } from '../conciliation/contact-rules';
 
 export type SendMode = 'immediate' | 'local-hour' | 'predicted';
 
@@ -91,6 +92,11 @@ export function createSendTimeStage(deps: {
   onBooked?: () => void;
   /** Records each traced user's planned send (or why none) for `explain`. */
   trace?: Tracer;
+  /** The caps: a predicted plan starts at the first instant they allow (contact-rules.ts). */
+  caps?: {
+    rules: Pick<ContactRules, 'all' | 'strategy'>;
+    contacts: (userIds: readonly string[], now: number) => Promise<Map<string, Contact[]>>;
+  };
 }): StageHandler<'sendTime'> {
   return async ({ userIds }, ctx) => {
     const [users, winners] = await Promise.all([
@@ -108,9 +114,13 @@ export function createSendTimeStage(deps: {
     if (deps.mode === 'predicted') {
       const o = deps.predicted;
       if (!o) throw new Error('send-time: predicted mode needs its options');
-      const [counters, windowEnds] = await Promise.all([
+      const [counters, windowEnds, history] = await Promise.all([
         deps.state.timing.read(ready.map((r) => ({ userId: r.userId, tz: r.user.timeZone }))),
         deps.state.delivery.windowEnds(
+          ready.map((r) => r.userId),
+          now,
+        ),
+        deps.caps?.contacts(
           ready.map((r) => r.userId),
           now,
         ),
@@ -119,6 +129,23 @@ export function createSendTimeStage(deps: {
       const zones = new Map([...counters.zone].map(([z, c]) => [z, effective(c, now, o.halfLifeDays)]));
       const all = effective(counters.all, now, o.halfLifeDays);
       for (const { userId, user, winner } of ready) {
+        // Never before the user's open window ends, nor before the caps allow this strategy again.
+        let notBefore = windowEnds.get(userId);
+        if (deps.caps && history) {
+          const allowed = capsAllowFrom(
+            history.get(userId) ?? [],
+            winner.strategy,
+            Math.max(now, notBefore ?? now),
+            latestSend(o, now, winner),
+            user.timeZone,
+            deps.caps.rules,
+          );
+          if (allowed === null) {
+            drops.push({ userId, reason: 'capped', strategy: winner.strategy, targetId: winner.targetId });
+            continue;
+          }
+          if (allowed > now) notBefore = allowed;
+        }
         const plan = predictedPlan(
           o,
           now,
@@ -126,7 +153,7 @@ export function createSendTimeStage(deps: {
           winner,
           { user: counters.user.get(userId)!, zone: zones.get(user.timeZone)!, all },
           ctx.lane,
-          windowEnds.get(userId),
+          notBefore,
         );
         if (!plan) {
           // Nothing left between the end of the user's open window (if any) and the latest send, or only quiet hours.

@@ -3,7 +3,7 @@
  * writes the report (out/eval/report.md, summary.json, report.html).
  *
  *   npm run eval -- --users 3000 --days 2 [--history-days 2] [--replay-days 14] [--seed 7] [--stores 300]
- *                   [--sales-per-day 20] [--day-seconds 30] [--policies baseline,segments,herald,herald-model,herald-timed,oracle]
+ *                   [--sales-per-day 20] [--day-seconds 30] [--policies baseline,segments,herald,herald-compare,herald-model,herald-timed,oracle]
  *                   [--model-users 10000] [--model-days 7]
  *                   [--herald-env KEY=VALUE,...] [--out out/eval]
  *
@@ -30,16 +30,21 @@ import { trainEvalModel, type EvalModel } from './model-policy';
 const POLICIES: Record<string, { description: string; env: Record<string, string> }> = {
   baseline: {
     description: "v1.0: the day's most-clicked sale to everyone at the campaign hour",
-    env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'baseline' },
+    env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'baseline', CONCILIATION: 'compare' },
   },
   segments: {
     description: 'v1.1: dominant-category segments, the most-clicked sale of each segment',
-    env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'segments' },
+    env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'segments', CONCILIATION: 'compare' },
   },
   herald: {
     description:
-      'Herald as configured: market basket in real time, the daily sale picked per user, conciliated',
+      'Herald as configured: market basket and online-to-offline in real time, the daily sale picked per user, conciliated on value (bandit, fatigue, caps, holdouts)',
     env: {},
+  },
+  'herald-compare': {
+    description:
+      'Herald as configured but conciliated by the compare-and-set it began with (the higher score takes the window)',
+    env: { CONCILIATION: 'compare' },
   },
   'herald-model': {
     description:
@@ -109,7 +114,7 @@ async function main() {
   const start =
     values.start ??
     new Date(Date.now() - (replayDays + historyDays + days + 1) * 86_400_000).toISOString().slice(0, 10);
-  const policies = (values.policies ?? 'baseline,segments,herald,herald-model,herald-timed,oracle')
+  const policies = (values.policies ?? 'baseline,segments,herald,herald-compare,herald-model,herald-timed,oracle')
     .split(',')
     .map((p) => p.trim());
   for (const p of policies)

@@ -51,10 +51,12 @@ declare module 'ioredis' {
     confirmContact(
       ledger: string,
       sent: string,
+      contacts: string,
       pushId: string,
       now: number,
       keepAfter: number,
       recordTtlMs: number,
+      strategy: string,
     ): Result<number, Context>;
   }
 }
@@ -142,15 +144,19 @@ return 1`,
   },
   /**
    * Marks the push sent: the ledger (only if it is still there: a window that closed meanwhile is not
-   * reopened without its expiry) and the user's sent record, trimmed of entries older than ARGV[3].
+   * reopened without its expiry), the user's sent record and their contacts (`<strategy>|<push id>`, what
+   * the caps count), both trimmed of entries older than ARGV[3].
    */
   confirmContact: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'state', 'sent') end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5] .. '|' .. ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return 1`,
   },
 } as const;
@@ -163,6 +169,8 @@ export interface OutboxEntry {
   json: string;
   /** Set when the entry is a dead push (for the dead-letter topic) rather than one sent. */
   dead?: string;
+  /** Set when the entry is a logged conciliation decision (for push.decisions). */
+  decision?: true;
 }
 
 /** The consumer group of the outbox's publishers. */
@@ -322,10 +330,12 @@ export function createDeliveryStore(redis: Redis, keys: StateKeys, clock: Clock,
         p.confirmContact(
           keys.ledger(s.userId),
           keys.sent(s.userId),
+          keys.contacts(s.userId),
           s.pushId,
           now,
           now - windows.pushRecordMs,
           recordTtl,
+          s.strategy,
         );
         p.hincrby(keys.stats, `sent:${s.strategy}`, 1);
       }
@@ -490,6 +500,11 @@ function toEntries(raw: Array<[string, string[]] | null>): OutboxEntry[] {
     const i = fields.indexOf('push');
     if (i >= 0 && fields[i + 1] !== undefined) {
       out.push({ id, json: fields[i + 1]! });
+      continue;
+    }
+    const j = fields.indexOf('decision');
+    if (j >= 0 && fields[j + 1] !== undefined) {
+      out.push({ id, json: fields[j + 1]!, decision: true });
       continue;
     }
     const d = fields.indexOf('dead');

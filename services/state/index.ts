@@ -11,6 +11,7 @@ import { createBasketStore } from './basket.store';
 import { createCatalogStore } from './catalog.store';
 import { createPlacesStore } from './places.store';
 import { createDecisionsStore } from './decisions.store';
+import { createConciliationStore } from './conciliation.store';
 import { createModelsStore } from './models.store';
 import { createDeliveryStore, type DeliveryWindows } from './delivery.store';
 import { createRateLimitStore } from './ratelimit.store';
@@ -37,12 +38,19 @@ export function createState(
   trace: TraceOptions = DEFAULT_TRACE,
   /** The market-basket miner's options (window, history per user). Default DEFAULT_MINER. */
   miner: MinerOptions = DEFAULT_MINER,
+  /** Days after which an ignored push weighs half in the fatigue load. Default 3. */
+  fatigueHalfLifeDays = 3,
 ) {
   const keys = stateKeys(prefix);
   return {
     users: createUsersStore(redis, keys),
     catalog: createCatalogStore(redis, keys, clock),
     decisions: createDecisionsStore(redis, keys, clock, windows.contactWindowMs),
+    conciliation: createConciliationStore(redis, keys, clock, {
+      contactWindowMs: windows.contactWindowMs,
+      pushRecordMs: windows.pushRecordMs,
+      fatigueHalfLifeMs: fatigueHalfLifeDays * 86_400_000,
+    }),
     delivery: createDeliveryStore(redis, keys, clock, windows),
     telemetry: createTelemetryStore(redis, keys),
     schedule: createScheduleStore(redis, keys),
@@ -59,6 +67,7 @@ export type State = ReturnType<typeof createState>;
 export type { UserState, UsersStore } from './users.store';
 export type { StoreState, SaleState, CatalogStore } from './catalog.store';
 export type { DecisionsStore } from './decisions.store';
+export type { ConciliationStore, UserEngagement, UserOffers } from './conciliation.store';
 export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.store';
 export type { DropRecord, TelemetryStore } from './telemetry.store';
 export type { RateLimitStore } from './ratelimit.store';

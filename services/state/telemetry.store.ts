@@ -17,29 +17,59 @@ declare module 'ioredis' {
       engagement: string,
       strategyStats: string,
       saleClicks: string,
+      bandit: string,
+      lift: string,
       seenTtl: number,
       type: string,
       strategyField: string,
       candidateId: string,
       engagementTtl: number,
       clicksTtl: number,
+      strategy: string,
+      atMs: number,
+      fatigueHalfLifeMs: number,
+      ...liftScopes: string[]
     ): Result<number, Context>;
   }
 }
 
 const SCRIPTS = {
   ...COMMON_SCRIPTS,
-  /** Folds one feedback event once: engagement, strategy counters, and a sale's clicks of the day. */
+  /**
+   * Folds one feedback event once: the user's engagement and fatigue load (a delivered push adds 1, an open
+   * takes 1 back, both decayed with the half-life), the strategy's counters, the bandit's posterior in the
+   * user's context at the push's decision (fewer than 3 pushes before it: new), a sale's clicks of the day,
+   * and the sums of the user's holdout groups (ARGV[10..]: `<scope>|<group>`) with their sums of squares.
+   */
   foldFeedback: {
-    numberOfKeys: 4,
+    numberOfKeys: 6,
     lua: `
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
-redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+local t = ARGV[2]
+local before = tonumber(redis.call('HGET', KEYS[2], t) or '0')
+local prior = tonumber(redis.call('HGET', KEYS[2], 'delivered') or '0')
+if t ~= 'delivered' then prior = prior - 1 end
+local ctx = 'known'
+if prior < 3 then ctx = 'new' end
+redis.call('HINCRBY', KEYS[2], t, 1)
+if t == 'delivered' or t == 'opened' then
+  local now = tonumber(ARGV[8])
+  local load = tonumber(redis.call('HGET', KEYS[2], 'fl') or '0')
+  local at = tonumber(redis.call('HGET', KEYS[2], 'fat') or ARGV[8])
+  if now > at then load = load * 2 ^ (-(now - at) / tonumber(ARGV[9])) else now = at end
+  if t == 'delivered' then load = load + 1 else load = math.max(0, load - 1) end
+  redis.call('HSET', KEYS[2], 'fl', string.format('%.4f', load), 'fat', string.format('%d', now))
+end
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-if ARGV[2] == 'clicked' and ARGV[4] ~= '' then
+redis.call('HINCRBY', KEYS[5], ARGV[7] .. '|' .. ctx .. '|' .. t, 1)
+if t == 'clicked' and ARGV[4] ~= '' then
   redis.call('ZINCRBY', KEYS[4], 1, ARGV[4])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])
+end
+for i = 10, #ARGV do
+  redis.call('HINCRBY', KEYS[6], ARGV[i] .. '|' .. t, 1)
+  redis.call('HINCRBY', KEYS[6], ARGV[i] .. '|' .. t .. '|sq', 2 * before + 1)
 end
 return 1`,
   },
@@ -96,23 +126,37 @@ export function createTelemetryStore(redis: Redis, keys: StateKeys) {
       for (const d of drops) metrics.drops.inc({ reason: d.reason, strategy: d.strategy });
     },
 
-    /** Folds feedback events, each once; returns, per event, whether it was new. */
-    async foldFeedback(events: readonly Feedback[]): Promise<boolean[]> {
+    /**
+     * Folds feedback events, each once; returns, per event, whether it was new. `liftScopes` names the
+     * holdout groups (`<scope>|<group>`) a user's feedback counts in.
+     */
+    async foldFeedback(
+      events: readonly Feedback[],
+      o: { fatigueHalfLifeMs?: number; liftScopes?: (userId: string) => readonly string[] } = {},
+    ): Promise<boolean[]> {
       if (events.length === 0) return [];
+      const halfLife = o.fatigueHalfLifeMs ?? 3 * 86_400_000;
       const p = redis.pipeline();
       for (const e of events) {
-        const day = DateTime.fromISO(e.at, { zone: 'utc' }).toISODate()!;
+        const at = Date.parse(e.at);
+        const day = DateTime.fromMillis(at, { zone: 'utc' }).toISODate()!;
         p.foldFeedback(
           keys.seen(`fb-${e.eventId}`),
           keys.engagement(e.userId),
           keys.strategyStats,
           keys.saleClicks(day),
+          keys.bandit,
+          keys.lift,
           TTL.seen,
           e.type,
           `${e.strategy}:${e.type}`,
           e.candidateId ?? '',
           TTL.engagement,
           TTL.saleClicks,
+          e.strategy,
+          at,
+          halfLife,
+          ...(o.liftScopes?.(e.userId) ?? []),
         );
       }
       return (await execOrThrow(p)).map((v) => v === 1);

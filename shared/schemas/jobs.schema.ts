@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { Category, Discount, GeoPoint, Id, Strategy } from './common';
+import { DecisionV1 } from './events.schema';
 
 /** Something Herald could push: a store to visit or a sale to open. */
 export const Candidate = z.object({
@@ -102,5 +103,7 @@ export const Winner = z.object({
   at: z.number().int().nonnegative(),
   /** The lane it was decided in: delivery traces real-time pushes always, campaign ones for a sample. */
   lane: z.enum(['realtime', 'bulk']).optional(),
+  /** The conciliation decision that chose it (value conciliation); push.sent carries it. */
+  decision: DecisionV1.optional(),
 });
 export type Winner = z.infer<typeof Winner>;

@@ -3,11 +3,15 @@ import { createKafka, createProducer } from '../../shared/kafka/client';
 import { createConsumerRunner } from '../../shared/kafka/consumer';
 import { onShutdown } from '../../shared/shutdown';
 import { foldFeedback } from '../../services/pipeline/feedback';
+import { conciliationSettings } from '../../services/conciliation/settings';
+import { liftScopes } from '../../services/conciliation/decide';
 import { boot, fatal } from '../boot';
 
 async function main() {
   const rt = boot('feedback');
   const { config, logger, clock } = rt;
+  // Feedback counts toward the holdout groups of its user (the lift of each strategy against its holdout).
+  const lift = conciliationSettings(config, rt.strategies);
   const kafka = createKafka(config.KAFKA_BROKERS, 'herald-feedback', logger);
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
   const consumer = createConsumerRunner({
@@ -24,6 +28,10 @@ async function main() {
         events.map((e) => e.event),
         undefined,
         rt.state.trace,
+        {
+          fatigueHalfLifeMs: config.FATIGUE_HALF_LIFE_DAYS * 86_400_000,
+          liftScopes: (userId) => liftScopes(userId, lift.holdouts, lift.strategies),
+        },
       ),
   });
   onShutdown(logger, [() => consumer.stop(), () => producer.disconnect(), () => rt.close()]);

@@ -15,6 +15,7 @@ import { openFileSink } from '../../services/delivery/sink';
 import { loadTemplates, type Templates } from '../../services/delivery/templates';
 import { ConfigError } from '../../shared/errors';
 import { createSendTimeStage } from '../../services/pipeline/send-time';
+import { conciliationSettings } from '../../services/conciliation/settings';
 import { boot, fatal } from '../boot';
 
 async function main() {
@@ -31,6 +32,14 @@ async function main() {
     fatal(logger, err, err instanceof ConfigError ? 78 : 1);
   }
   const producer = await createProducer(kafka).catch((err: unknown) => fatal(logger, err));
+  // The caps of value conciliation, one set of rules for planning and for the moment of sending.
+  const caps =
+    config.CONCILIATION === 'value'
+      ? {
+          rules: conciliationSettings(config, rt.strategies).rules,
+          contacts: (ids: readonly string[], now: number) => rt.state.conciliation.contacts(ids, now),
+        }
+      : undefined;
   const delivery = startDelivery({
     state: rt.state,
     strategies: rt.strategies,
@@ -64,6 +73,8 @@ async function main() {
     trace: rt.state.trace,
     // Predicted send times never go out in quiet hours, not even when delivery lags behind the plan.
     ...(config.SEND_MODE === 'predicted' ? { quiet: config.QUIET_HOURS } : {}),
+    // Value conciliation's caps hold at the moment of sending too.
+    ...(caps ? { caps } : {}),
   });
   const worker = runStage({
     stage: 'sendTime',
@@ -85,6 +96,7 @@ async function main() {
         priorStrength: config.ENGAGEMENT_PRIOR_STRENGTH,
         contactWindowMs: deliveryWindows(config).contactWindowMs,
       },
+      ...(caps ? { caps } : {}),
     }),
     logger,
     concurrency: config.STAGE_CONCURRENCY,
