@@ -13,7 +13,7 @@
  *             (Duolingo's sleeping-and-recovering bandit)
  *   cto_s     the strategy's click-to-open rate (posterior mean)
  *
- * An arm is sent only if its value clears the bar `minValue × (1 + fatigue × load)`, where load is the
+ * An arm is sent only if its value reaches the bar `minValue × (1 + fatigue × load)`, where load is the
  * user's decayed count of ignored pushes: fewer, better pushes. The arm of highest sampled value wins;
  * an anticipated arm (a scheduled campaign not yet arrived) can win, which means: wait for it.
  *
@@ -160,14 +160,23 @@ export function probabilities(input: DecisionInput, c: PolicyConfig): number[] {
   if (n === 1) {
     const a = t[0]!;
     // P(k × theta > b), theta ~ N(mean, sd).
-    const pSend = a.k <= 0 ? 0 : a.sd === 0 ? (a.k * a.mean > b ? 1 : 0) : 1 - phi((b / a.k - a.mean) / a.sd);
+    const pSend =
+      b <= 0
+        ? 1
+        : a.k <= 0
+          ? 0
+          : a.sd === 0
+            ? a.k * a.mean >= b
+              ? 1
+              : 0
+            : 1 - phi((b / a.k - a.mean) / a.sd);
     ts[0] = pSend;
     ts[1] = 1 - pSend;
   } else {
     const rnd = mulberry32(0x5eed);
     for (let d = 0; d < c.draws; d++) {
       let best = -1;
-      let bestV = b;
+      let bestV = -Infinity;
       for (let i = 0; i < n; i++) {
         const a = t[i]!;
         const v = a.k * Math.max(0, a.mean + a.sd * normal(rnd));
@@ -176,7 +185,7 @@ export function probabilities(input: DecisionInput, c: PolicyConfig): number[] {
           best = i;
         }
       }
-      ts[best === -1 ? n : best]! += 1 / c.draws;
+      ts[bestV >= b ? best : n]! += 1 / c.draws;
     }
   }
   // Exploration spreads evenly over what can be sent now (not anticipated arms) and none.

@@ -114,7 +114,9 @@ async function main() {
   const start =
     values.start ??
     new Date(Date.now() - (replayDays + historyDays + days + 1) * 86_400_000).toISOString().slice(0, 10);
-  const policies = (values.policies ?? 'baseline,segments,herald,herald-compare,herald-model,herald-timed,oracle')
+  const policies = (
+    values.policies ?? 'baseline,segments,herald,herald-compare,herald-model,herald-timed,oracle'
+  )
     .split(',')
     .map((p) => p.trim());
   for (const p of policies)

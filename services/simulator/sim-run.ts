@@ -6,6 +6,7 @@
  * Each run has its own namespace (Redis prefix, topics, consumer groups) and removes it when done.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { acceleratedClock, type Clock } from '../../shared/clock';
@@ -103,6 +104,10 @@ export interface SimRunOptions {
 
 export interface SimRunResult {
   label: string;
+  /** The run's decision log, JSON lines: decisions that sent nothing, push.sent, feedback. */
+  logs: { decisions: string; pushes: string; feedback: string };
+  /** Clock ms the evaluated days start. */
+  evalStart: number;
   pushes: PushRecord[];
   eventsPublished: number;
   campaigns: number;
@@ -241,15 +246,26 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
   const seen = new Set<string>();
   const heap = new EventHeap();
   let published = 0;
+  // The run's decision log (push.decisions, push.sent, and the feedback the world gave) for offline policy
+  // evaluation: JSON lines, written to the output directory when the run ends.
+  const decisions: string[] = [];
+  const sentLog: string[] = [];
+  const feedbackLog: string[] = [];
 
   try {
     await producer.connect();
     await reader.connect();
-    await reader.subscribe({ topic: topicName(config.KAFKA_TOPIC_PREFIX, 'pushSent'), fromBeginning: true });
+    const sentTopic = topicName(config.KAFKA_TOPIC_PREFIX, 'pushSent');
+    await reader.subscribe({ topic: sentTopic, fromBeginning: true });
+    await reader.subscribe({ topic: topicName(config.KAFKA_TOPIC_PREFIX, 'decisions'), fromBeginning: true });
     const arrived: PushSent[] = [];
     await reader.run({
       eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) if (m.value) arrived.push(JSON.parse(m.value.toString()) as PushSent);
+        for (const m of batch.messages) {
+          if (!m.value) continue;
+          if (batch.topic === sentTopic) arrived.push(JSON.parse(m.value.toString()) as PushSent);
+          else decisions.push(m.value.toString());
+        }
         await Promise.resolve();
       },
     });
@@ -307,7 +323,9 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
           outcome,
         })) {
           heap.push(e);
+          feedbackLog.push(JSON.stringify(e.value));
         }
+        sentLog.push(JSON.stringify(p));
         pushes.push({
           pushId: p.pushId,
           userId: p.userId,
@@ -345,8 +363,19 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
     // Campaigns started by Herald's scheduler (completed jobs are kept an hour, longer than any run).
     const campaigns = (await probe.completedJobs()).campaigns ?? 0;
     await probe.close();
+    mkdirSync(o.outDir, { recursive: true });
+    const logs = {
+      decisions: join(o.outDir, `${o.label}-decisions.jsonl`),
+      pushes: join(o.outDir, `${o.label}-push-sent.jsonl`),
+      feedback: join(o.outDir, `${o.label}-feedback.jsonl`),
+    };
+    writeFileSync(logs.decisions, decisions.map((l) => `${l}\n`).join(''));
+    writeFileSync(logs.pushes, sentLog.map((l) => `${l}\n`).join(''));
+    writeFileSync(logs.feedback, feedbackLog.map((l) => `${l}\n`).join(''));
     // Burn-in pushes shaped the state; only the evaluated days are measured.
     return {
+      logs,
+      evalStart,
       pipeline,
       label: o.label,
       pushes: pushes.filter((p) => p.day >= 0 && p.day < o.days),

@@ -217,9 +217,7 @@ export function createConciliationStore(
     },
 
     /** The holdout counters: per `<scope>|<group>`, users, and per feedback type the sum and sum of squares. */
-    async liftCounters(
-      scopes: readonly string[],
-    ): Promise<
+    async liftCounters(scopes: readonly string[]): Promise<
       Array<{
         scope: string;
         group: 'treated' | 'holdout';

@@ -40,6 +40,14 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     // Campaigns start when a test says so; the scheduler's own cron stays out of the way (1 January).
     DAILY_SALE_CRON: '0 0 1 1 *',
     CAMPAIGN_CATCHUP_MINUTES: '1',
+    // Value conciliation with every gate open (no holdout, cap, minimum value or exploration), so tests of
+    // other concerns see every push; the conciliation tests set their own.
+    HOLDOUT_SHARE: '0',
+    HOLDOUT_STRATEGY_SHARE: '0',
+    CONCILIATE_MIN_VALUE: '0',
+    CONCILIATE_EXPLORE: '0',
+    CAP_DAY: '0',
+    CAP_WEEK: '0',
     ...overrides,
   };
   const config = loadHeraldConfig(vars);
