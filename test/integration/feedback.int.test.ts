@@ -69,12 +69,27 @@ describe('feedback', () => {
       'daily-sale:opened': '2',
       'daily-sale:clicked': '2',
     });
+    // An opened push takes back the fatigue its delivery added.
+    const fatAt = String(Date.parse(at));
     expect(await redis.hgetall(keys.engagement('ann'))).toEqual({
       delivered: '1',
       opened: '1',
       clicked: '1',
+      fl: '0.0000',
+      fat: fatAt,
     });
-    expect(await redis.hgetall(keys.engagement('ben'))).toEqual({ delivered: '1', opened: '1' });
+    expect(await redis.hgetall(keys.engagement('ben'))).toEqual({
+      delivered: '1',
+      opened: '1',
+      fl: '0.0000',
+      fat: fatAt,
+    });
+    // The bandit's posteriors: every user here is new (fewer than 3 pushes before the one answered).
+    expect(await redis.hgetall(keys.bandit)).toEqual({
+      'daily-sale|new|delivered': '2',
+      'daily-sale|new|opened': '2',
+      'daily-sale|new|clicked': '2',
+    });
     const day = at.slice(0, 10);
     expect(await redis.zrange(keys.saleClicks(day), 0, -1, 'WITHSCORES')).toEqual([
       'sale-1',

@@ -26,7 +26,7 @@ describe('simulator through the pipeline', () => {
       daySeconds: 20,
       timeZone: 'Europe/Madrid',
       campaignHour: 9,
-      env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'baseline' },
+      env: { STRATEGIES: 'daily-sale', DAILY_SALE_POLICY: 'baseline', CONCILIATION: 'compare' },
       brokers: config.KAFKA_BROKERS.join(','),
       redisUrl: config.REDIS_URL,
       outDir: dir,
