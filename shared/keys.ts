@@ -93,8 +93,9 @@ export function stateKeys(prefix: string) {
 
     // ---- conciliation (services/state/conciliation.store.ts)
     /**
-     * hash: strategy -> JSON Winner (the strategy's best candidate offered for the user this window), and
-     * `_v` (bumped by each offer, so a decision is written only over the offers it saw). TTL = contact window.
+     * hash: strategy -> JSON Winner (the strategy's best candidate offered for the user this window), `_v`
+     * (bumped by each offer, so a decision is written only over the offers it saw) and `_w` (the decision id
+     * of the winner written last). TTL = contact window.
      */
     offers: (userId: string) => k(`offers:{u:${userId}}`),
     /**

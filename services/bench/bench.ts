@@ -40,6 +40,8 @@ interface Results {
   fanout: Record<string, FanoutResult>;
   /** The same fan-outs with SEND_MODE=predicted (the engagement model plans each user's hour). */
   fanoutPredicted?: Record<string, FanoutResult>;
+  /** The same fan-outs with CONCILIATION=compare (the compare-and-set value conciliation replaced). */
+  fanoutCompare?: Record<string, FanoutResult>;
   naive?: NaiveResult;
   latency?: LatencyResult;
   ingest?: IngestResult;
@@ -144,6 +146,10 @@ async function main(): Promise<void> {
         await part(`fan-out ${label(n)}, predicted send times`, async () => {
           const r = await runFanout(ctx, n, args.fanoutTimeoutS, 'predicted');
           (results.fanoutPredicted ??= {})[label(n)] = r;
+        });
+        await part(`fan-out ${label(n)}, compare-and-set conciliation`, async () => {
+          const r = await runFanout(ctx, n, args.fanoutTimeoutS, 'local-hour', 'compare');
+          (results.fanoutCompare ??= {})[label(n)] = r;
         });
       }
     }
@@ -270,6 +276,20 @@ function fillTable(t: Table, args: BenchArgs, r: Results): void {
     );
     t.add(part, 'Redis commands per user', p.commandsPerUser, '', 'fixed-hour booking', f.commandsPerUser);
     t.add(part, 'users booked', p.booked, '', 'fixed-hour booking', f.booked);
+  }
+  for (const [n, c] of Object.entries(r.fanoutCompare ?? {})) {
+    const f = r.fanout[n];
+    if (!f) continue;
+    const part = `fanout ${n} value conciliation`;
+    t.add(
+      part,
+      'wall time trigger -> all booked',
+      f.seconds,
+      's',
+      'compare-and-set conciliation, same users, same run',
+      c.seconds,
+    );
+    t.add(part, 'Redis commands per user', f.commandsPerUser, '', 'compare-and-set', c.commandsPerUser);
   }
   for (const [n, f] of Object.entries(r.fanout)) {
     const part = `fanout ${n}`;

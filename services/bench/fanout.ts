@@ -107,10 +107,16 @@ export async function runFanout(
   users: number,
   timeoutS: number,
   sendMode: 'local-hour' | 'predicted' = 'local-hour',
+  /**
+   * `value` (the default conciliation, with its holdouts, minimum value and exploration off so that every
+   * eligible user is booked, as the run's end condition expects) or `compare` (the compare-and-set).
+   */
+  conciliation: 'value' | 'compare' = 'value',
 ): Promise<FanoutResult> {
   const predicted = sendMode === 'predicted';
-  const tag = `fanout ${label(users)}${predicted ? ' predicted' : ''}`;
-  const prefix = `${ctx.runId}-f${label(users)}${predicted ? 'p' : ''}`;
+  const compare = conciliation === 'compare';
+  const tag = `fanout ${label(users)}${predicted ? ' predicted' : ''}${compare ? ' compare-and-set' : ''}`;
+  const prefix = `${ctx.runId}-f${label(users)}${predicted ? 'p' : ''}${compare ? 'c' : ''}`;
   const topicPrefix = `${prefix}.`;
   const { redis } = ctx;
   const keys = stateKeys(prefix);
@@ -148,9 +154,19 @@ export async function runFanout(
     topicPrefix,
     brokers: ctx.kafka.brokers.join(','),
     concurrency: ctx.concurrency,
-    extra: predicted
-      ? { SEND_MODE: 'predicted', QUIET_HOURS: '0-0', BATCH_SIZE: '500' }
-      : { SEND_MODE: 'local-hour', SEND_LOCAL_HOUR: '10', BATCH_SIZE: '500' },
+    extra: {
+      ...(predicted
+        ? { SEND_MODE: 'predicted', QUIET_HOURS: '0-0', BATCH_SIZE: '500' }
+        : { SEND_MODE: 'local-hour', SEND_LOCAL_HOUR: '10', BATCH_SIZE: '500' }),
+      ...(compare
+        ? { CONCILIATION: 'compare' }
+        : {
+            HOLDOUT_SHARE: '0',
+            HOLDOUT_STRATEGY_SHARE: '0',
+            CONCILIATE_MIN_VALUE: '0',
+            CONCILIATE_EXPLORE: '0',
+          }),
+    },
   });
   const names = STAGES.map((s) => s.worker);
   const procs = startWorkers(names, vars, ctx.logDir, ctx.profileDir);

@@ -32,15 +32,30 @@ export interface Contact {
   pushId?: string;
 }
 
-function bounds(at: number, tz: string): { day: [number, number]; week: [number, number] } {
+type Bounds = { day: [number, number]; week: [number, number] };
+
+/**
+ * The local day and week `at` falls in. Luxon is the dearest step of conciliation, and every zone's offset
+ * is a multiple of 15 minutes, so a local day and week start on a quarter hour: the bounds are memoised per
+ * zone and quarter hour.
+ */
+function bounds(at: number, tz: string): Bounds {
+  const key = `${tz}|${Math.floor(at / 900_000)}`;
+  const hit = memo.get(key);
+  if (hit) return hit;
+  if (memo.size > 10_000) memo.clear();
   const local = DateTime.fromMillis(at, { zone: tz });
   const d0 = local.startOf('day');
   const w0 = local.startOf('week');
-  return {
+  const b: Bounds = {
     day: [d0.toMillis(), d0.plus({ days: 1 }).toMillis()],
     week: [w0.toMillis(), w0.plus({ weeks: 1 }).toMillis()],
   };
+  memo.set(key, b);
+  return b;
 }
+
+const memo = new Map<string, Bounds>();
 
 function count(history: readonly Contact[], [from, to]: [number, number], strategy?: string): number {
   let n = 0;
@@ -60,7 +75,7 @@ export function capReason(
   rules: Pick<ContactRules, 'all' | 'strategy'>,
 ): string | null {
   const own = rules.strategy[strategy];
-  if (!rules.all.day && !rules.all.week && !own?.day && !own?.week) return null;
+  if (history.length === 0 || (!rules.all.day && !rules.all.week && !own?.day && !own?.week)) return null;
   const b = bounds(at, tz);
   if (rules.all.day && count(history, b.day) >= rules.all.day) return 'cap_day';
   if (rules.all.week && count(history, b.week) >= rules.all.week) return 'cap_week';

@@ -128,6 +128,13 @@ function round6(v: number): number {
   return Math.round(v * 1e6) / 1e6;
 }
 
+const fingerprints = new WeakMap<PolicyConfig, string>();
+function fingerprintOf(p: PolicyConfig): string {
+  let f = fingerprints.get(p);
+  if (f === undefined) fingerprints.set(p, (f = policyFingerprint(p)));
+  return f;
+}
+
 /** The user's decision for the window. */
 export function decideUser(
   d: DecideInput,
@@ -183,7 +190,7 @@ export function decideUser(
     outcome: winner ? 'sent' : 'suppressed',
     ...(winner ? {} : { reason: chosen ? `waiting:${chosen.strategy}` : 'below_value' }),
     weight: 1,
-    policy: policyFingerprint(policy),
+    policy: fingerprintOf(policy),
   };
   return {
     winner: winner ? { ...winner, decision } : null,

@@ -166,14 +166,18 @@ export function createValueConciliateStage(deps: ValueConciliation): StageHandle
       conc.engagement(users, now),
       conc.contacts(users, now),
     ]);
+    // The campaigns still to come in the window: one cron look-up per batch, not per user.
     const windowEnd = now + deps.contactWindowMs;
+    const coming = deps.schedules.flatMap((s) => {
+      const at = nextTick(s.cron, s.tz, now);
+      return at < windowEnd ? [{ strategy: s.strategy, at }] : [];
+    });
     const anticipate = (offersOf: readonly Winner[], userId: string): Anticipation[] => {
+      if (coming.length === 0) return [];
       const h = holdoutOf(userId, deps.holdouts, deps.strategies);
-      return deps.schedules.flatMap((s) => {
-        if (h.strategies.has(s.strategy) || offersOf.some((w) => w.strategy === s.strategy)) return [];
-        const at = nextTick(s.cron, s.tz, now);
-        return at < windowEnd ? [{ strategy: s.strategy, at }] : [];
-      });
+      return coming.filter(
+        (c) => !h.strategies.has(c.strategy) && !offersOf.some((w) => w.strategy === c.strategy),
+      );
     };
 
     const book: string[] = [];

@@ -6,7 +6,7 @@
 import type { Redis, Result } from 'ioredis';
 import { type StateKeys } from '../../shared/keys';
 import { ttlMs, type Clock } from '../../shared/clock';
-import { Winner as WinnerSchema, type Winner } from '../../shared/schemas/jobs.schema';
+import type { Winner } from '../../shared/schemas/jobs.schema';
 import type { Decision } from '../../shared/schemas/events.schema';
 import type { Contact } from '../conciliation/contact-rules';
 import { defineScripts, execOrThrow } from './redis';
@@ -27,6 +27,7 @@ declare module 'ioredis' {
       version: string,
       json: string,
       ttlMs: number,
+      decisionId: string,
     ): Result<number, Context>;
   }
 }
@@ -60,14 +61,16 @@ return redis.call('HGETALL', KEYS[1])`,
   decideIf: {
     numberOfKeys: 2,
     lua: `
-if (redis.call('HGET', KEYS[1], '_v') or '0') ~= ARGV[1] then return 0 end
-local cur = redis.call('GET', KEYS[2])
+local v = redis.call('HMGET', KEYS[1], '_v', '_w')
+if (v[1] or '0') ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then
-  if cur then redis.call('DEL', KEYS[2]) return 2 end
+  redis.call('HDEL', KEYS[1], '_w')
+  if redis.call('DEL', KEYS[2]) == 1 then return 2 end
   return 1
 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-if cur and cjson.decode(cur).decisionId == cjson.decode(ARGV[2]).decisionId then return 1 end
+if v[2] == ARGV[4] and redis.call('PTTL', KEYS[2]) > 0 then return 1 end
+redis.call('HSET', KEYS[1], '_w', ARGV[4])
 return 2`,
   },
 } as const;
@@ -143,6 +146,7 @@ export function createConciliationStore(
           e.version,
           e.winner ? JSON.stringify(e.winner) : '',
           ttl,
+          e.winner?.decisionId ?? '',
         );
       }
       return (await execOrThrow(p)).map((v) => (v === 2 ? 'changed' : v === 1 ? 'same' : 'stale'));
@@ -261,7 +265,8 @@ function parseOffers(flat: readonly string[]): UserOffers {
   for (let i = 0; i < flat.length; i += 2) {
     const f = flat[i]!;
     if (f === '_v') version = flat[i + 1]!;
-    else offers.push(WinnerSchema.parse(JSON.parse(flat[i + 1]!)));
+    // Offers are written by storeOffer alone, from winners this module serialized: parsed, not re-validated.
+    else if (f !== '_w') offers.push(JSON.parse(flat[i + 1]!) as Winner);
   }
   // A stable order (by strategy): the decision's arms, and so its id and draws, do not depend on Redis's.
   offers.sort((a, b) => (a.strategy < b.strategy ? -1 : a.strategy > b.strategy ? 1 : 0));
