@@ -1,0 +1,283 @@
+import {
+  conciliationUnits,
+  crossFitQ,
+  evaluate,
+  evaluateRatio,
+  ratioEstimate,
+  type DecisionOutcome,
+  type OpeUnit,
+} from '../../services/conciliation/ope';
+import {
+  DEFAULT_POLICY,
+  mulberry32,
+  policyFingerprint,
+  probabilities,
+} from '../../services/conciliation/policy';
+import type { Decision, DecisionInput } from '../../shared/schemas/events.schema';
+
+const Z = 1.959963984540054;
+
+/**
+ * Five decisions among two arms and none (actions 0, 1, 2). Columns: opens, then pushes (1 for an arm).
+ * The reward model predicts opens 0.5 / 0.25 / 0 and pushes 1 / 1 / 0 for every unit.
+ *
+ *   unit  w  logged          a  opens  target            ρ = target[a] / logged[a]
+ *   1     1  .5  .3  .2      0  1      .2  .6  .2        .2 / .5  = 0.4
+ *   2     1  .5  .3  .2      1  0      .2  .6  .2        .6 / .3  = 2
+ *   3     2  .25 .25 .5      2  0      .5  .25 .25       .25 / .5 = 0.5
+ *   4     1  .4  .4  .2      1  1      .1  .8  .1        .8 / .4  = 2
+ *   5     1  .8  .1  .1      0  0      .5  .4  .1        .5 / .8  = 0.625
+ */
+const Q = [
+  [0.5, 0.25, 0],
+  [1, 1, 0],
+];
+const unit = (
+  weight: number,
+  logged: number[],
+  action: number,
+  opens: number,
+  target: number[],
+): OpeUnit => ({ weight, logged, action, rewards: [opens, action < 2 ? 1 : 0], target, qhat: Q });
+const HAND: OpeUnit[] = [
+  unit(1, [0.5, 0.3, 0.2], 0, 1, [0.2, 0.6, 0.2]),
+  unit(1, [0.5, 0.3, 0.2], 1, 0, [0.2, 0.6, 0.2]),
+  unit(2, [0.25, 0.25, 0.5], 2, 0, [0.5, 0.25, 0.25]),
+  unit(1, [0.4, 0.4, 0.2], 1, 1, [0.1, 0.8, 0.1]),
+  unit(1, [0.8, 0.1, 0.1], 0, 0, [0.5, 0.4, 0.1]),
+];
+
+describe('OPE estimators on a hand-computed log', () => {
+  const r = evaluate(HAND);
+  const opens = r.columns[0]!;
+
+  it('on-policy: Σ w r / Σ w = (1 + 0 + 0 + 1 + 0) / 6', () => {
+    expect(r.units).toBe(5);
+    expect(r.weighted).toBe(6);
+    expect(opens.onPolicy!.value).toBeCloseTo(2 / 6, 9);
+  });
+
+  it('IPS: Σ w ρ r / Σ w = (0.4 + 2) / 6 = 0.4, se from w (ρr − 0.4)', () => {
+    expect(opens.ips!.value).toBeCloseTo(0.4, 9);
+    // w (ρ r − V): 0, −0.4, 2 × −0.4, 1.6, −0.4 → squares 0 + .16 + .64 + 2.56 + .16 = 3.52;
+    // se² = 3.52 / 6² × 5 / 4.
+    const se = Math.sqrt((3.52 / 36) * (5 / 4));
+    expect(opens.ips!.se).toBeCloseTo(se, 9);
+    expect(opens.ips!.lo).toBeCloseTo(0.4 - Z * se, 9);
+    expect(opens.ips!.hi).toBeCloseTo(0.4 + Z * se, 9);
+  });
+
+  it('SNIPS: Σ w ρ r / Σ w ρ = 2.4 / (0.4 + 2 + 1 + 2 + 0.625)', () => {
+    const v = 2.4 / 6.025;
+    expect(opens.snips!.value).toBeCloseTo(v, 9);
+    // w (ρ r − V ρ): 0.4 − 0.4V, −2V, −2 × 0.5V, 2 − 2V, −0.625V over (Σ w ρ)².
+    const ss = (0.4 - 0.4 * v) ** 2 + (2 * v) ** 2 + (2 * 0.5 * v) ** 2 + (2 - 2 * v) ** 2 + (0.625 * v) ** 2;
+    expect(opens.snips!.se).toBeCloseTo(Math.sqrt((ss / 6.025 ** 2) * (5 / 4)), 9);
+  });
+
+  it('DR: direct value Σ target q plus ρ (r − q[a]), averaged with w', () => {
+    // 1: .2×.5 + .6×.25 = .25,   + .4 × (1 − .5)     =  .2     → .45
+    // 2: .25,                    + 2 × (0 − .25)     = −.5     → −.25
+    // 3: .5×.5 + .25×.25 = .3125, + .5 × (0 − 0)     =  0      → .3125 (w 2)
+    // 4: .1×.5 + .8×.25 = .25,   + 2 × (1 − .25)     = 1.5     → 1.75
+    // 5: .5×.5 + .4×.25 = .35,   + .625 × (0 − .5)   = −.3125  → .0375
+    // Σ w x = .45 − .25 + .625 + 1.75 + .0375 = 2.6125
+    expect(opens.dr!.value).toBeCloseTo(2.6125 / 6, 9);
+    // The paired gain over the logging policy: Σ w (x − r) / Σ w = (2.6125 − 2) / 6.
+    expect(opens.drGain!.value).toBeCloseTo(0.6125 / 6, 9);
+  });
+
+  it('ESS of w ρ and the largest ρ', () => {
+    // Σ w ρ = 6.025; Σ (w ρ)² = .16 + 4 + 1 + 4 + .390625 = 9.550625.
+    expect(r.ess).toBeCloseTo(6.025 ** 2 / 9.550625, 9);
+    expect(r.maxWeight).toBe(2);
+  });
+
+  it('pushes: with an exact reward model DR is the direct value and has no variance', () => {
+    // Σ target over the arms: .8, .8, .75 (w 2), .9, .9 → 4.9 / 6.
+    const pushes = r.columns[1]!;
+    expect(pushes.dr!.value).toBeCloseTo(4.9 / 6, 9);
+    expect(pushes.onPolicy!.value).toBeCloseTo(4 / 6, 9);
+    expect(pushes.ips!.value).toBeCloseTo(5.025 / 6, 9);
+  });
+
+  it('open rate = opens / pushes: each estimator over itself', () => {
+    const rate = evaluateRatio(HAND, 0, 1);
+    expect(rate.onPolicy!.value).toBeCloseTo(2 / 4, 9);
+    // Σ w ρ opens / Σ w ρ pushes = 2.4 / (0.4 + 2 + 2 + 0.625): IPS and SNIPS agree.
+    expect(rate.ips!.value).toBeCloseTo(2.4 / 5.025, 9);
+    expect(rate.snips!.value).toBeCloseTo(2.4 / 5.025, 9);
+    expect(rate.dr!.value).toBeCloseTo(2.6125 / 4.9, 9);
+    expect(rate.drGain).toBeNull();
+  });
+
+  it('is null with nothing to divide by, and has no interval with one unit', () => {
+    expect(ratioEstimate([], [], [])).toBeNull();
+    expect(ratioEstimate([1, 1], [1, 1], [0, 0])).toBeNull();
+    expect(ratioEstimate([1], [0.5], [1])).toEqual({ value: 0.5, se: null, lo: null, hi: null });
+    expect(evaluate([]).columns).toEqual([]);
+  });
+});
+
+describe('crossFitQ', () => {
+  it('scores each half with the other half, finest key first, then everything, then 0', () => {
+    const keys = [['a|new', 'a'], ['b|new', 'b'], []];
+    const rows = [
+      { fold: 0 as const, keys, action: 0, weight: 1, rewards: [1] },
+      { fold: 0 as const, keys, action: 0, weight: 1, rewards: [0] },
+      { fold: 1 as const, keys, action: 0, weight: 2, rewards: [1] },
+      { fold: 1 as const, keys: [['a|known', 'a'], ['c|new', 'c'], []], action: 2, weight: 1, rewards: [0] },
+    ];
+    const q = crossFitQ(rows, 1);
+    // Fold 0 from fold 1: a|new seen (1); b never seen → the mean of every keyed action of fold 1 (1); none 0.
+    expect(q[0]).toEqual([[1, 1, 0]]);
+    // Fold 1 from fold 0: a|new → 0.5; a|known unseen → a → 0.5; c unseen → everything → 0.5.
+    expect(q[2]).toEqual([[0.5, 0.5, 0]]);
+    expect(q[3]).toEqual([[0.5, 0.5, 0]]);
+  });
+});
+
+describe('OPE on a simulated logged bandit', () => {
+  // Two contexts, three arms with known open rates, none earns 0. Logging: uniform over the four actions.
+  const P = [
+    [0.3, 0.1, 0.05],
+    [0.05, 0.2, 0.15],
+  ];
+  const n = 40_000;
+  const rnd = mulberry32(42);
+  const uniform = [0.25, 0.25, 0.25, 0.25];
+  const log = Array.from({ length: n }, (_, i) => {
+    const ctx = rnd() < 0.5 ? 0 : 1;
+    const action = Math.min(3, Math.floor(rnd() * 4));
+    const reward = action < 3 && rnd() < P[ctx]![action]! ? 1 : 0;
+    return { i, ctx, action, reward };
+  });
+  const unitsFor = (targetOf: (ctx: number) => number[]): OpeUnit[] => {
+    const keys = (ctx: number) => [[`0|${ctx}`], [`1|${ctx}`], [`2|${ctx}`], []];
+    const q = crossFitQ(
+      log.map((l) => ({
+        fold: (l.i & 1) as 0 | 1,
+        keys: keys(l.ctx),
+        action: l.action,
+        weight: 1,
+        rewards: [l.reward],
+      })),
+      1,
+    );
+    return log.map((l, k) => ({
+      weight: 1,
+      logged: uniform,
+      action: l.action,
+      rewards: [l.reward],
+      target: targetOf(l.ctx),
+      qhat: q[k]!,
+    }));
+  };
+
+  it('estimates a deterministic target within a few percent, the truth inside the interval', () => {
+    // Target: the best arm of each context (0 in context 0, 1 in context 1). Truth: (0.3 + 0.2) / 2.
+    const truth = 0.25;
+    const r = evaluate(unitsFor((ctx) => (ctx === 0 ? [1, 0, 0, 0] : [0, 1, 0, 0])));
+    const c = r.columns[0]!;
+    for (const e of [c.ips!, c.snips!, c.dr!]) {
+      expect(Math.abs(e.value - truth) / truth).toBeLessThan(0.04);
+      expect(e.lo!).toBeLessThan(truth);
+      expect(e.hi!).toBeGreaterThan(truth);
+    }
+    // The logging policy earns (mean of every arm, and none's 0) / 4 = 0.85 / 8.
+    expect(Math.abs(c.onPolicy!.value - 0.85 / 8)).toBeLessThan(0.005);
+    expect(r.maxWeight).toBe(4);
+    // A quarter of the log matches the target's action: ESS = n / 4.
+    expect(r.ess / n).toBeCloseTo(0.25, 1);
+    // DR with a good reward model is tighter than IPS.
+    expect(c.dr!.se!).toBeLessThan(c.ips!.se!);
+  });
+
+  it('estimates a stochastic target, and IPS of the logging policy is its on-policy mean', () => {
+    const target = [0.5, 0.2, 0.1, 0.2];
+    const truth = (0.5 * (0.3 + 0.05) + 0.2 * (0.1 + 0.2) + 0.1 * (0.05 + 0.15)) / 2;
+    const c = evaluate(unitsFor(() => target)).columns[0]!;
+    expect(Math.abs(c.dr!.value - truth) / truth).toBeLessThan(0.04);
+    expect(Math.abs(c.snips!.value - truth) / truth).toBeLessThan(0.04);
+    const same = evaluate(unitsFor(() => uniform)).columns[0]!;
+    expect(same.ips!.value).toBeCloseTo(same.onPolicy!.value, 12);
+  });
+});
+
+describe('conciliationUnits', () => {
+  const input: DecisionInput = {
+    context: 'known',
+    user: { delivered: 10, opened: 3, clicked: 1, fatigue: 1 },
+    global: { delivered: 1000, opened: 200 },
+    arms: [
+      {
+        strategy: 'daily-sale',
+        pushId: 'p1',
+        candidateId: 's1',
+        score: 0.2,
+        delivered: 40,
+        opened: 8,
+        clicked: 2,
+        meanScore: 0.2,
+        sinceHours: 30,
+      },
+      {
+        strategy: 'market-basket',
+        pushId: 'p2',
+        candidateId: 'st1',
+        score: 0.1,
+        delivered: 5,
+        opened: 1,
+        clicked: 0,
+        meanScore: 0.2,
+        sinceHours: null,
+        anticipated: true,
+      },
+    ],
+  };
+  const decision = (id: string, chosen: number, probs = probabilities(input, DEFAULT_POLICY)): Decision => ({
+    v: 1,
+    decisionId: id,
+    userId: 'u1',
+    at: '2026-11-20T10:00:00Z',
+    input,
+    probs,
+    chosen,
+    outcome: chosen === 0 ? 'sent' : 'suppressed',
+    weight: chosen === 0 ? 1 : 4,
+    policy: policyFingerprint(DEFAULT_POLICY),
+  });
+  const outcome = (d: Decision, opens: number): DecisionOutcome => ({
+    decision: d,
+    rewards: { pushes: d.chosen === 0 ? 1 : 0, opens, clicks: 0 },
+  });
+
+  it('with no overrides the target is the logging policy: ρ = 1 and IPS is the on-policy mean', () => {
+    const outcomes = [
+      outcome(decision('d1', 0), 1),
+      outcome(decision('d2', 0), 0),
+      outcome(decision('d3', -1), 0),
+      outcome(decision('d4', 1), 0),
+    ];
+    const u = conciliationUnits(outcomes, {});
+    expect(u.mismatched).toBe(0);
+    expect(u.policies.get(policyFingerprint(DEFAULT_POLICY))).toBe(4);
+    expect(u.units.map((x) => x.action)).toEqual([0, 0, 2, 1]);
+    // The anticipated arm and none predict nothing.
+    for (const x of u.units) for (const q of x.qhat) expect([q[1], q[2]]).toEqual([0, 0]);
+    const r = evaluate(u.units);
+    expect(r.maxWeight).toBeCloseTo(1, 12);
+    for (const c of r.columns) expect(c.ips!.value).toBeCloseTo(c.onPolicy!.value, 12);
+    expect(r.weighted).toBe(1 + 1 + 4 + 4);
+  });
+
+  it('uses the logged probabilities, counts those that differ from a recomputation', () => {
+    const logged = [0.5, 0.1, 0.4];
+    const u = conciliationUnits([outcome(decision('d1', 0, logged), 1)], { explore: 1 });
+    expect(u.mismatched).toBe(1);
+    expect(u.maxMismatch).toBeGreaterThan(1e-6);
+    expect(u.units[0]!.logged).toEqual(logged);
+    // explore 1: evenly over the sendable arm and none; the anticipated arm gets nothing.
+    expect(u.units[0]!.target).toEqual([0.5, 0, 0.5]);
+  });
+});
