@@ -260,17 +260,20 @@ export interface ConciliationUnits {
 /**
  * Units for the target `{...each decision's logging config, ...overrides}`. The logged probabilities are used
  * as they are; recomputing them is only a check. An anticipated arm (the policy waits for a later campaign)
- * is an action that earns nothing and that the reward model predicts 0 for, like none.
+ * is an action that earns nothing and that the reward model predicts 0 for, like none. `progress` is called
+ * every 100,000 decisions (each costs two `probabilities`, a Monte Carlo for two arms or more).
  */
 export function conciliationUnits(
   outcomes: readonly DecisionOutcome[],
   overrides: Partial<PolicyConfig>,
+  progress?: (done: number) => void,
 ): ConciliationUnits {
   const policies = new Map<string, number>();
   const configs = new Map<string, { logging: PolicyConfig; target: PolicyConfig }>();
   let mismatched = 0;
   let maxMismatch = 0;
-  const partial = outcomes.map(({ decision: d, rewards }) => {
+  const partial = outcomes.map(({ decision: d, rewards }, i) => {
+    if (progress && i > 0 && i % 100_000 === 0) progress(i);
     policies.set(d.policy, (policies.get(d.policy) ?? 0) + 1);
     let cfg = configs.get(d.policy);
     if (!cfg) {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   conciliationUnits,
   crossFitQ,
@@ -13,6 +16,8 @@ import {
   policyFingerprint,
   probabilities,
 } from '../../services/conciliation/policy';
+import { main } from '../../services/offline/offline';
+import { parseOverrides, type toJson } from '../../services/offline/ope.command';
 import type { Decision, DecisionInput } from '../../shared/schemas/events.schema';
 
 const Z = 1.959963984540054;
@@ -143,7 +148,7 @@ describe('OPE on a simulated logged bandit', () => {
     [0.3, 0.1, 0.05],
     [0.05, 0.2, 0.15],
   ];
-  const n = 40_000;
+  const n = 20_000;
   const rnd = mulberry32(42);
   const uniform = [0.25, 0.25, 0.25, 0.25];
   const log = Array.from({ length: n }, (_, i) => {
@@ -180,7 +185,7 @@ describe('OPE on a simulated logged bandit', () => {
     const r = evaluate(unitsFor((ctx) => (ctx === 0 ? [1, 0, 0, 0] : [0, 1, 0, 0])));
     const c = r.columns[0]!;
     for (const e of [c.ips!, c.snips!, c.dr!]) {
-      expect(Math.abs(e.value - truth) / truth).toBeLessThan(0.04);
+      expect(Math.abs(e.value - truth) / truth).toBeLessThan(0.05);
       expect(e.lo!).toBeLessThan(truth);
       expect(e.hi!).toBeGreaterThan(truth);
     }
@@ -197,8 +202,8 @@ describe('OPE on a simulated logged bandit', () => {
     const target = [0.5, 0.2, 0.1, 0.2];
     const truth = (0.5 * (0.3 + 0.05) + 0.2 * (0.1 + 0.2) + 0.1 * (0.05 + 0.15)) / 2;
     const c = evaluate(unitsFor(() => target)).columns[0]!;
-    expect(Math.abs(c.dr!.value - truth) / truth).toBeLessThan(0.04);
-    expect(Math.abs(c.snips!.value - truth) / truth).toBeLessThan(0.04);
+    expect(Math.abs(c.dr!.value - truth) / truth).toBeLessThan(0.05);
+    expect(Math.abs(c.snips!.value - truth) / truth).toBeLessThan(0.05);
     const same = evaluate(unitsFor(() => uniform)).columns[0]!;
     expect(same.ips!.value).toBeCloseTo(same.onPolicy!.value, 12);
   });
@@ -279,5 +284,171 @@ describe('conciliationUnits', () => {
     expect(u.units[0]!.logged).toEqual(logged);
     // explore 1: evenly over the sendable arm and none; the anticipated arm gets nothing.
     expect(u.units[0]!.target).toEqual([0.5, 0, 0.5]);
+  });
+});
+
+describe('npm run offline -- ope (files)', () => {
+  const input: DecisionInput = {
+    context: 'new',
+    user: { delivered: 1, opened: 0, clicked: 0, fatigue: 0 },
+    global: { delivered: 100, opened: 20 },
+    arms: [
+      {
+        strategy: 'daily-sale',
+        pushId: 'PUSH',
+        candidateId: 's1',
+        score: 0.3,
+        delivered: 50,
+        opened: 10,
+        clicked: 3,
+        meanScore: 0.2,
+        sinceHours: null,
+      },
+    ],
+  };
+  const probs = probabilities(input, DEFAULT_POLICY);
+  const decision = (id: string, chosen: number, outcome: Decision['outcome'], weight = 1): Decision => ({
+    v: 1,
+    decisionId: id,
+    userId: `u-${id}`,
+    at: '2026-11-20T10:00:00Z',
+    input: { ...input, arms: input.arms.map((a) => ({ ...a, pushId: `p-${id}` })) },
+    probs,
+    chosen,
+    outcome,
+    weight,
+    policy: policyFingerprint(DEFAULT_POLICY),
+  });
+  const push = (d: Decision) => ({
+    v: 1,
+    pushId: `p-${d.decisionId}`,
+    userId: d.userId,
+    strategy: 'daily-sale',
+    targetId: 't1',
+    candidate: { id: 's1', kind: 'sale', category: 'food' },
+    title: 'Sale',
+    body: 'Now',
+    deepLink: 'https://example.test/s1',
+    devices: [],
+    score: 0.3,
+    sentAt: d.at,
+    decision: d,
+  });
+  const feedback = (eventId: string, pushId: string, type: string) => ({
+    v: 1,
+    eventId,
+    pushId,
+    userId: 'u',
+    strategy: 'daily-sale',
+    type,
+    at: '2026-11-20T11:00:00Z',
+  });
+  const jsonl = (xs: unknown[]) => xs.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join('\n');
+
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'herald-ope-'));
+    const sent = decision('d1', 0, 'sent');
+    const sentQuiet = decision('d2', 0, 'sent');
+    // Decisions that sent nothing: one sampled at a rate of 1/4, a holdout, a duplicate, and junk.
+    writeFileSync(
+      join(dir, 'decisions.jsonl'),
+      jsonl([
+        decision('d3', -1, 'suppressed', 4),
+        decision('d4', 0, 'holdout'),
+        decision('d3', -1, 'suppressed', 4),
+        'not json',
+        { ...decision('d5', -1, 'suppressed'), probs: [0.5, 0.3, 0.2] },
+        '',
+      ]),
+    );
+    writeFileSync(
+      join(dir, 'pushes.jsonl'),
+      jsonl([push(sent), push(sentQuiet), push(sent), { ...push(sent), pushId: 'p-other' }]) + '\r\n',
+    );
+    writeFileSync(
+      join(dir, 'feedback.jsonl'),
+      jsonl([
+        feedback('e1', 'p-d1', 'opened'),
+        feedback('e1', 'p-d1', 'opened'),
+        feedback('e2', 'p-d1', 'clicked'),
+        feedback('e3', 'p-d1', 'delivered'),
+        { ...feedback('e4', 'p-d2', 'opened'), type: 'liked' },
+      ]),
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const runOpe = async (...args: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await main(['ope', ...args], { out: (t) => (out += t), err: (t) => (err += t) });
+    return { code, out, err };
+  };
+  const files = () => [
+    '--decisions',
+    join(dir, 'decisions.jsonl'),
+    '--pushes',
+    join(dir, 'pushes.jsonl'),
+    '--feedback',
+    join(dir, 'feedback.jsonl'),
+  ];
+
+  it('joins rewards by pushId, weights sampled decisions, leaves holdout out, counts what it skips', async () => {
+    const { code, out, err } = await runOpe('--config', '', ...files(), '--json');
+    expect(code).toBe(0);
+    const j = JSON.parse(out) as ReturnType<typeof toJson>;
+    // d1 (sent, opened, clicked), d2 (sent, nothing), d3 (nothing, stands for 4): 6 decisions.
+    expect(j.decisions).toBe(3);
+    expect(j.weighted).toBe(6);
+    expect(j.holdout).toEqual({ records: 1, weighted: 1 });
+    expect(j.duplicates).toEqual({ decisions: 1, pushes: 1, feedback: 1 });
+    expect(j.skipped).toEqual({
+      'decisions: invalid JSON': 1,
+      'decisions: probs: not one per arm plus none': 1,
+      "pushes: decision: the chosen arm's pushId is not the push's": 1,
+      'feedback: type: Invalid option: expected one of "delivered"|"opened"|"clicked"|"converted"': 1,
+    });
+    expect(err).toMatch(/4 records skipped/);
+    const m = j.metrics;
+    expect(m.pushesPerDecision.onPolicy!.value).toBeCloseTo(2 / 6, 12);
+    expect(m.opensPerDecision.onPolicy!.value).toBeCloseTo(1 / 6, 12);
+    expect(m.clicksPerDecision.onPolicy!.value).toBeCloseTo(1 / 6, 12);
+    expect(m.openRate.onPolicy!.value).toBeCloseTo(1 / 2, 12);
+    // The target is the logging policy: IPS is the on-policy mean.
+    expect(m.opensPerDecision.ips!.value).toBeCloseTo(1 / 6, 12);
+    expect(j.logging.mismatched).toBe(0);
+    expect(j.maxWeight).toBeCloseTo(1, 12);
+  });
+
+  it('prints the table', async () => {
+    const { code, out } = await runOpe('--config', 'explore=0.5', ...files());
+    expect(code).toBe(0);
+    expect(out).toMatch(/^ope: 3 decisions \(6 weighted\); 1 holdout left out; 4 records skipped/);
+    expect(out).toMatch(/target: each decision's logging policy with explore=0.5/);
+    for (const row of ['pushes/decision', 'opens/decision', 'clicks/decision', 'open rate'])
+      expect(out).toMatch(new RegExp(`\\n${row} +\\d\\.\\d{4} \\[`));
+  });
+
+  it('refuses unknown keys, non-numbers, partial file sets, and a log with no decisions', async () => {
+    const bad = await runOpe('--config', 'explore=0.1,warp=9', ...files());
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(
+      /unknown key "warp" \(known: minValue, explore, clickWeight, fatigue, recoverPenalty/,
+    );
+    expect((await runOpe('--config', 'explore=lots', ...files())).err).toMatch(/explore must be a number/);
+    expect((await runOpe('--config', 'explore=0.1', ...files().slice(0, 2))).err).toMatch(/give all three/);
+    const empty = join(dir, 'empty.jsonl');
+    writeFileSync(empty, '');
+    const none = await runOpe('--config', '', '--decisions', empty, '--pushes', empty, '--feedback', empty);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/no decisions to evaluate/);
+  });
+
+  it('parses overrides', () => {
+    expect(parseOverrides(' explore=0.2, minValue = 0.05 ,')).toEqual({ explore: 0.2, minValue: 0.05 });
+    expect(parseOverrides('')).toEqual({});
+    expect(() => parseOverrides('draws=0')).toThrow(/draws must be a positive whole number/);
+    expect(() => parseOverrides('toString=1')).toThrow(/unknown key/);
   });
 });
