@@ -101,11 +101,7 @@ export class DecisionLogBuilder {
     if (source === 'pushes') {
       const p = PushSentV1.safeParse(json);
       if (!p.success) return this.skip(source, where, issueReason(p.error));
-      if (this.pushIds.has(p.data.pushId)) {
-        this.duplicates.pushes++;
-        return;
-      }
-      this.pushIds.add(p.data.pushId);
+      if (!this.firstSeen(this.pushIds, p.data.pushId, source)) return;
       const d = p.data.decision;
       if (!d) {
         this.pushesWithoutDecision++;
@@ -118,11 +114,7 @@ export class DecisionLogBuilder {
     }
     const f = FeedbackV1.safeParse(json);
     if (!f.success) return this.skip(source, where, issueReason(f.error));
-    if (this.feedbackIds.has(f.data.eventId)) {
-      this.duplicates.feedback++;
-      return;
-    }
-    this.feedbackIds.add(f.data.eventId);
+    if (!this.firstSeen(this.feedbackIds, f.data.eventId, source)) return;
     if (f.data.type === 'opened') this.opened.add(f.data.pushId);
     else if (f.data.type === 'clicked') this.clicked.add(f.data.pushId);
   }
@@ -138,6 +130,16 @@ export class DecisionLogBuilder {
       return;
     }
     this.decisions.set(d.decisionId, d);
+  }
+
+  /** Whether `id` is new to `seen` (it is now in it); a repeat is a duplicate of `source`. */
+  private firstSeen(seen: Set<string>, id: string, source: LogSource): boolean {
+    if (seen.has(id)) {
+      this.duplicates[source]++;
+      return false;
+    }
+    seen.add(id);
+    return true;
   }
 
   private skip(source: LogSource, where: string, reason: string): void {

@@ -209,49 +209,64 @@ describe('OPE on a simulated logged bandit', () => {
   });
 });
 
-describe('conciliationUnits', () => {
-  const input: DecisionInput = {
-    context: 'known',
-    user: { delivered: 10, opened: 3, clicked: 1, fatigue: 1 },
-    global: { delivered: 1000, opened: 200 },
-    arms: [
-      {
-        strategy: 'daily-sale',
-        pushId: 'p1',
-        candidateId: 's1',
-        score: 0.2,
-        delivered: 40,
-        opened: 8,
-        clicked: 2,
-        meanScore: 0.2,
-        sinceHours: 30,
-      },
-      {
-        strategy: 'market-basket',
-        pushId: 'p2',
-        candidateId: 'st1',
-        score: 0.1,
-        delivered: 5,
-        opened: 1,
-        clicked: 0,
-        meanScore: 0.2,
-        sinceHours: null,
-        anticipated: true,
-      },
-    ],
+/** A sendable daily-sale arm and an anticipated market-basket one. */
+const INPUT: DecisionInput = {
+  context: 'known',
+  user: { delivered: 10, opened: 3, clicked: 1, fatigue: 1 },
+  global: { delivered: 1000, opened: 200 },
+  arms: [
+    {
+      strategy: 'daily-sale',
+      pushId: 'p1',
+      candidateId: 's1',
+      score: 0.2,
+      delivered: 40,
+      opened: 8,
+      clicked: 2,
+      meanScore: 0.2,
+      sinceHours: 30,
+    },
+    {
+      strategy: 'market-basket',
+      pushId: 'p2',
+      candidateId: 'st1',
+      score: 0.1,
+      delivered: 5,
+      opened: 1,
+      clicked: 0,
+      meanScore: 0.2,
+      sinceHours: null,
+      anticipated: true,
+    },
+  ],
+};
+
+/** A decision of the default policy over INPUT's first `arms` arms, whose push ids are `p-<id>-<arm>`. */
+function decisionOf(
+  id: string,
+  chosen: number,
+  outcome: Decision['outcome'],
+  o: { weight?: number; arms?: number; probs?: number[] } = {},
+): Decision {
+  const input = {
+    ...INPUT,
+    arms: INPUT.arms.slice(0, o.arms ?? 2).map((a, k) => ({ ...a, pushId: `p-${id}-${k}` })),
   };
-  const decision = (id: string, chosen: number, probs = probabilities(input, DEFAULT_POLICY)): Decision => ({
+  return {
     v: 1,
     decisionId: id,
-    userId: 'u1',
+    userId: `u-${id}`,
     at: '2026-11-20T10:00:00Z',
     input,
-    probs,
+    probs: o.probs ?? probabilities(input, DEFAULT_POLICY),
     chosen,
-    outcome: chosen === 0 ? 'sent' : 'suppressed',
-    weight: chosen === 0 ? 1 : 4,
+    outcome,
+    weight: o.weight ?? 1,
     policy: policyFingerprint(DEFAULT_POLICY),
-  });
+  };
+}
+
+describe('conciliationUnits', () => {
   const outcome = (d: Decision, opens: number): DecisionOutcome => ({
     decision: d,
     rewards: { pushes: d.chosen === 0 ? 1 : 0, opens, clicks: 0 },
@@ -259,10 +274,10 @@ describe('conciliationUnits', () => {
 
   it('with no overrides the target is the logging policy: ρ = 1 and IPS is the on-policy mean', () => {
     const outcomes = [
-      outcome(decision('d1', 0), 1),
-      outcome(decision('d2', 0), 0),
-      outcome(decision('d3', -1), 0),
-      outcome(decision('d4', 1), 0),
+      outcome(decisionOf('d1', 0, 'sent'), 1),
+      outcome(decisionOf('d2', 0, 'sent'), 0),
+      outcome(decisionOf('d3', -1, 'suppressed', { weight: 4 }), 0),
+      outcome(decisionOf('d4', 1, 'suppressed', { weight: 4 }), 0),
     ];
     const u = conciliationUnits(outcomes, {});
     expect(u.mismatched).toBe(0);
@@ -278,7 +293,7 @@ describe('conciliationUnits', () => {
 
   it('uses the logged probabilities, counts those that differ from a recomputation', () => {
     const logged = [0.5, 0.1, 0.4];
-    const u = conciliationUnits([outcome(decision('d1', 0, logged), 1)], { explore: 1 });
+    const u = conciliationUnits([outcome(decisionOf('d1', 0, 'sent', { probs: logged }), 1)], { explore: 1 });
     expect(u.mismatched).toBe(1);
     expect(u.maxMismatch).toBeGreaterThan(1e-6);
     expect(u.units[0]!.logged).toEqual(logged);
@@ -288,40 +303,11 @@ describe('conciliationUnits', () => {
 });
 
 describe('npm run offline -- ope (files)', () => {
-  const input: DecisionInput = {
-    context: 'new',
-    user: { delivered: 1, opened: 0, clicked: 0, fatigue: 0 },
-    global: { delivered: 100, opened: 20 },
-    arms: [
-      {
-        strategy: 'daily-sale',
-        pushId: 'PUSH',
-        candidateId: 's1',
-        score: 0.3,
-        delivered: 50,
-        opened: 10,
-        clicked: 3,
-        meanScore: 0.2,
-        sinceHours: null,
-      },
-    ],
-  };
-  const probs = probabilities(input, DEFAULT_POLICY);
-  const decision = (id: string, chosen: number, outcome: Decision['outcome'], weight = 1): Decision => ({
-    v: 1,
-    decisionId: id,
-    userId: `u-${id}`,
-    at: '2026-11-20T10:00:00Z',
-    input: { ...input, arms: input.arms.map((a) => ({ ...a, pushId: `p-${id}` })) },
-    probs,
-    chosen,
-    outcome,
-    weight,
-    policy: policyFingerprint(DEFAULT_POLICY),
-  });
+  const decision = (id: string, chosen: number, outcome: Decision['outcome'], weight = 1) =>
+    decisionOf(id, chosen, outcome, { weight, arms: 1 });
   const push = (d: Decision) => ({
     v: 1,
-    pushId: `p-${d.decisionId}`,
+    pushId: `p-${d.decisionId}-0`,
     userId: d.userId,
     strategy: 'daily-sale',
     targetId: 't1',
@@ -369,11 +355,11 @@ describe('npm run offline -- ope (files)', () => {
     writeFileSync(
       join(dir, 'feedback.jsonl'),
       jsonl([
-        feedback('e1', 'p-d1', 'opened'),
-        feedback('e1', 'p-d1', 'opened'),
-        feedback('e2', 'p-d1', 'clicked'),
-        feedback('e3', 'p-d1', 'delivered'),
-        { ...feedback('e4', 'p-d2', 'opened'), type: 'liked' },
+        feedback('e1', 'p-d1-0', 'opened'),
+        feedback('e1', 'p-d1-0', 'opened'),
+        feedback('e2', 'p-d1-0', 'clicked'),
+        feedback('e3', 'p-d1-0', 'delivered'),
+        { ...feedback('e4', 'p-d2-0', 'opened'), type: 'liked' },
       ]),
     );
   });
