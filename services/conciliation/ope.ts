@@ -36,7 +36,7 @@ export interface OpeUnit {
   weight: number;
   /** The logging policy's probability of each action: each arm, then none. */
   logged: readonly number[];
-  /** Index of the action taken in `logged` (none is the last). */
+  /** Index of the action taken in `logged` (none is the last); `logged[action]` must be above 0. */
   action: number;
   /** The action's reward, one per column. */
   rewards: readonly number[];
@@ -127,6 +127,11 @@ export interface OpeResult {
   ess: number;
   /** The largest importance weight ρ = target / logged of an action taken. */
   maxWeight: number;
+  /**
+   * The target's probability, per decision (weighted), of actions the logging policy never takes there
+   * (logged probability 0). IPS and SNIPS cannot see what happens there, so a share above 0 biases them.
+   */
+  unsupported: number;
 }
 
 /** Every estimator for every reward column. */
@@ -155,18 +160,23 @@ export function evaluate(units: readonly OpeUnit[]): OpeResult {
   let s1 = 0;
   let s2 = 0;
   let maxWeight = 0;
+  let unsupported = 0;
   for (let i = 0; i < units.length; i++) {
     const x = w[i]! * rho[i]!;
     s1 += x;
     s2 += x * x;
     if (rho[i]! > maxWeight) maxWeight = rho[i]!;
+    const u = units[i]!;
+    for (let a = 0; a < u.target.length; a++) if (!(u.logged[a]! > 0)) unsupported += w[i]! * u.target[a]!;
   }
+  const weighted = w.reduce((s, x) => s + x, 0);
   return {
     units: units.length,
-    weighted: w.reduce((s, x) => s + x, 0),
+    weighted,
     columns,
     ess: s2 > 0 ? (s1 * s1) / s2 : 0,
     maxWeight,
+    unsupported: weighted > 0 ? unsupported / weighted : 0,
   };
 }
 

@@ -217,6 +217,7 @@ export function toJson(r: OpeReport) {
     metrics: metrics(r),
     ess: r.result.ess,
     maxWeight: r.result.maxWeight,
+    unsupported: r.result.unsupported,
   };
 }
 
@@ -257,7 +258,8 @@ export function renderTable(r: OpeReport): string {
     ...rows.slice(1).map(line),
     '',
     `95% intervals; effective sample size ${r.result.ess.toFixed(1)} of ${count(r.result.units)}; ` +
-      `max importance weight ${r.result.maxWeight.toFixed(2)}`,
+      `max importance weight ${r.result.maxWeight.toFixed(2)}; ` +
+      `target probability outside the logging policy's support ${r.result.unsupported.toFixed(4)} per decision`,
     '',
   ].join('\n');
 }

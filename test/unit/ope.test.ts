@@ -96,6 +96,7 @@ describe('OPE estimators on a hand-computed log', () => {
     // Σ w ρ = 6.025; Σ (w ρ)² = .16 + 4 + 1 + 4 + .390625 = 9.550625.
     expect(r.ess).toBeCloseTo(6.025 ** 2 / 9.550625, 9);
     expect(r.maxWeight).toBe(2);
+    expect(r.unsupported).toBe(0);
   });
 
   it('pushes: with an exact reward model DR is the direct value and has no variance', () => {
@@ -121,6 +122,12 @@ describe('OPE estimators on a hand-computed log', () => {
     expect(ratioEstimate([1, 1], [1, 1], [0, 0])).toBeNull();
     expect(ratioEstimate([1], [0.5], [1])).toEqual({ value: 0.5, se: null, lo: null, hi: null });
     expect(evaluate([]).columns).toEqual([]);
+  });
+
+  it('measures the target probability the logging policy never takes', () => {
+    // Unit 1's arm 1 is never logged: the target's .6 there, in 1 decision of 6.
+    const units = [{ ...HAND[0]!, logged: [0.8, 0, 0.2] }, ...HAND.slice(1)];
+    expect(evaluate(units).unsupported).toBeCloseTo(0.6 / 6, 12);
   });
 });
 
