@@ -89,7 +89,7 @@ export interface ColumnEstimates {
   ips: Estimate | null;
   snips: Estimate | null;
   dr: Estimate | null;
-  /** DR minus the on-policy mean, paired unit by unit (its interval is narrower than the two apart). */
+  /** DR minus the on-policy mean, paired unit by unit (usually a narrower interval than the two apart). */
   drGain: Estimate | null;
 }
 

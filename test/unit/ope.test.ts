@@ -16,6 +16,7 @@ import {
   policyFingerprint,
   probabilities,
 } from '../../services/conciliation/policy';
+import { decisionProblem } from '../../services/offline/decision-log';
 import { main } from '../../services/offline/offline';
 import { parseOverrides, type toJson } from '../../services/offline/ope.command';
 import type { Decision, DecisionInput } from '../../shared/schemas/events.schema';
@@ -436,6 +437,17 @@ describe('npm run offline -- ope (files)', () => {
     const none = await runOpe('--config', '', '--decisions', empty, '--pushes', empty, '--feedback', empty);
     expect(none.code).toBe(2);
     expect(none.err).toMatch(/no decisions to evaluate/);
+  });
+
+  it('names what is wrong with a decision it cannot evaluate', () => {
+    const d = decisionOf('d1', 0, 'sent');
+    expect(decisionProblem(d)).toBeNull();
+    expect(decisionProblem({ ...d, chosen: 2 })).toBe('chosen: beyond the arms');
+    expect(decisionProblem({ ...d, probs: [0.5, 0.5, 0.5] })).toBe('probs: do not sum to 1');
+    expect(decisionProblem({ ...d, probs: [0, 0.5, 0.5] })).toBe('probs: the action taken has probability 0');
+    expect(decisionProblem({ ...d, chosen: 1 })).toBe('outcome sent, but no sendable arm chosen');
+    expect(decisionProblem({ ...d, chosen: -1 })).toBe('outcome sent, but no sendable arm chosen');
+    expect(decisionProblem({ ...d, chosen: -1, outcome: 'suppressed' })).toBeNull();
   });
 
   it('parses overrides', () => {
