@@ -97,7 +97,11 @@ export class DecisionLogBuilder {
     } catch {
       return this.skip(source, where, 'invalid JSON');
     }
-    if (source === 'decisions') return this.addDecision(json, source, where);
+    if (source === 'decisions') {
+      const d = DecisionV1.safeParse(json);
+      if (!d.success) return this.skip(source, where, issueReason(d.error));
+      return this.addDecision(d.data, source, where);
+    }
     if (source === 'pushes') {
       const p = PushSentV1.safeParse(json);
       if (!p.success) return this.skip(source, where, issueReason(p.error));
@@ -119,10 +123,7 @@ export class DecisionLogBuilder {
     else if (f.data.type === 'clicked') this.clicked.add(f.data.pushId);
   }
 
-  private addDecision(json: unknown, source: LogSource, where: string): void {
-    const parsed = DecisionV1.safeParse(json);
-    if (!parsed.success) return this.skip(source, where, issueReason(parsed.error));
-    const d = parsed.data;
+  private addDecision(d: Decision, source: LogSource, where: string): void {
     const problem = decisionProblem(d);
     if (problem) return this.skip(source, where, problem);
     if (this.decisions.has(d.decisionId)) {
