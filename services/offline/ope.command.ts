@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { loadConfig } from '../../shared/config';
+import { ConfigError } from '../../shared/errors';
 import { createKafka } from '../../shared/kafka/client';
 import {
   REWARDS,
@@ -87,10 +88,18 @@ async function readLog(
       throw new UsageError(
         `--namespace: letters, digits, '.', '_' and '-' only, got ${JSON.stringify(v.namespace)}`,
       );
-    const config = loadConfig(process.env);
-    const kafka = createKafka(config.KAFKA_BROKERS, 'herald-offline-ope');
+    let brokers: string[];
     try {
-      await readNamespace(kafka, `${v.namespace}.`, log, (topic, read, total) =>
+      brokers = loadConfig(process.env).KAFKA_BROKERS;
+    } catch (err) {
+      if (err instanceof ConfigError) throw new UsageError(err.message);
+      throw err;
+    }
+    const kafka = createKafka(brokers, 'herald-offline-ope');
+    // `herald` and `herald.` name the same namespace.
+    const prefix = v.namespace.endsWith('.') ? v.namespace : `${v.namespace}.`;
+    try {
+      await readNamespace(kafka, prefix, log, (topic, read, total) =>
         io.err(`ope: ${topic}: ${count(read)} of ${count(total)} messages read\n`),
       );
     } catch (err) {
@@ -102,12 +111,15 @@ async function readLog(
   }
   if (given === 0) throw new UsageError('give --namespace NS, or --decisions, --pushes and --feedback files');
   if (given < 3) throw new UsageError('--decisions, --pushes and --feedback go together: give all three');
-  for (const [source, file] of Object.entries(files) as Array<[LogSource, string]>) {
+  const sources = Object.entries(files) as Array<[LogSource, string]>;
+  for (const [source, file] of sources) {
     try {
       await access(file);
     } catch {
       throw new UsageError(`--${source}: cannot read ${file}`);
     }
+  }
+  for (const [source, file] of sources) {
     await readJsonl(createReadStream(file, { highWaterMark: 1 << 20 }), file, source, log, (lines) =>
       io.err(`ope: ${file}: ${count(lines)} lines read\n`),
     );
