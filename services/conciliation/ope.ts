@@ -19,7 +19,8 @@
  *
  * Every estimate is a ratio Σ w a_i / Σ w b_i of per-unit terms, so one function gives them all and their 95%
  * intervals: a normal approximation with the linearised (sandwich) variance
- * Σ w² (a_i − V b_i)² / (Σ w b_i)² × n / (n − 1). A ratio of two estimates (open rate = opens / pushes) is the
+ * Σ w² (a_i − V b_i)² / (Σ w b_i)² × n / (n − 1), or its cluster-robust form when units carry a cluster (the
+ * command clusters by user: one user's decisions are not independent draws). A ratio of two estimates (open rate = opens / pushes) is the
  * same form with the numerator's terms over the denominator's (the delta method). The IPS and SNIPS ratios
  * are the same number: their normalisers cancel.
  */
@@ -44,9 +45,11 @@ export interface OpeUnit {
   target: readonly number[];
   /** Per column, the reward model's prediction for each action, in `logged`'s layout. */
   qhat: ReadonlyArray<readonly number[]>;
+  /** What the unit is not independent of (its user): intervals are cluster-robust when every unit has one. */
+  cluster?: string;
 }
 
-/** An estimate with its 95% interval; `se` (and the interval) is null with fewer than two units. */
+/** An estimate with its 95% interval; `se` (and the interval) is null with fewer than two units (clusters). */
 export interface Estimate {
   value: number;
   se: number | null;
@@ -57,11 +60,16 @@ export interface Estimate {
 /**
  * Σ w a / Σ w b with its 95% normal interval (linearised variance, see the header). Null when there is nothing
  * to divide by (no units, or Σ w b = 0).
+ *
+ * With `clusters` (e.g. each unit's user), the terms w (a − V b) are summed per cluster before they are
+ * squared, and n is the number of clusters: the cluster-robust variance, for units that are not independent
+ * (one user's decisions share the user).
  */
 export function ratioEstimate(
   w: readonly number[],
   a: readonly number[],
   b: readonly number[],
+  clusters?: readonly string[],
 ): Estimate | null {
   const n = w.length;
   let sa = 0;
@@ -72,13 +80,19 @@ export function ratioEstimate(
   }
   if (n === 0 || sb === 0) return null;
   const value = sa / sb;
-  if (n < 2) return { value, se: null, lo: null, hi: null };
+  const d = (i: number) => w[i]! * (a[i]! - value * b[i]!);
   let ss = 0;
-  for (let i = 0; i < n; i++) {
-    const d = w[i]! * (a[i]! - value * b[i]!);
-    ss += d * d;
+  let g = n;
+  if (clusters) {
+    const sums = new Map<string, number>();
+    for (let i = 0; i < n; i++) sums.set(clusters[i]!, (sums.get(clusters[i]!) ?? 0) + d(i));
+    for (const x of sums.values()) ss += x * x;
+    g = sums.size;
+  } else {
+    for (let i = 0; i < n; i++) ss += d(i) ** 2;
   }
-  const se = Math.sqrt((ss / (sb * sb)) * (n / (n - 1)));
+  if (g < 2) return { value, se: null, lo: null, hi: null };
+  const se = Math.sqrt((ss / (sb * sb)) * (g / (g - 1)));
   return { value, se, lo: value - Z95 * se, hi: value + Z95 * se };
 }
 
@@ -138,6 +152,8 @@ export interface OpeResult {
 export function evaluate(units: readonly OpeUnit[]): OpeResult {
   const w = units.map((u) => u.weight);
   const ones = w.map(() => 1);
+  const cl = clustersOf(units);
+  const ratio = (a: readonly number[], b: readonly number[]) => ratioEstimate(w, a, b, cl);
   const columnCount = units[0]?.rewards.length ?? 0;
   const columns: ColumnEstimates[] = [];
   let first: Terms | undefined;
@@ -145,12 +161,11 @@ export function evaluate(units: readonly OpeUnit[]): OpeResult {
     const t = terms(units, c);
     first ??= t;
     columns.push({
-      onPolicy: ratioEstimate(w, t.r, ones),
-      ips: ratioEstimate(w, t.ipsTerm, ones),
-      snips: ratioEstimate(w, t.ipsTerm, t.rho),
-      dr: ratioEstimate(w, t.drTerm, ones),
-      drGain: ratioEstimate(
-        w,
+      onPolicy: ratio(t.r, ones),
+      ips: ratio(t.ipsTerm, ones),
+      snips: ratio(t.ipsTerm, t.rho),
+      dr: ratio(t.drTerm, ones),
+      drGain: ratio(
         t.drTerm.map((x, i) => x - t.r[i]!),
         ones,
       ),
@@ -186,15 +201,27 @@ export function evaluate(units: readonly OpeUnit[]): OpeResult {
  */
 export function evaluateRatio(units: readonly OpeUnit[], num: number, den: number): ColumnEstimates {
   const w = units.map((u) => u.weight);
+  const cl = clustersOf(units);
   const a = terms(units, num);
   const b = terms(units, den);
+  const ips = ratioEstimate(w, a.ipsTerm, b.ipsTerm, cl);
   return {
-    onPolicy: ratioEstimate(w, a.r, b.r),
-    ips: ratioEstimate(w, a.ipsTerm, b.ipsTerm),
-    snips: ratioEstimate(w, a.ipsTerm, b.ipsTerm),
-    dr: ratioEstimate(w, a.drTerm, b.drTerm),
+    onPolicy: ratioEstimate(w, a.r, b.r, cl),
+    ips,
+    snips: ips,
+    dr: ratioEstimate(w, a.drTerm, b.drTerm, cl),
     drGain: null,
   };
+}
+
+/** The units' clusters when every unit has one. */
+function clustersOf(units: readonly OpeUnit[]): string[] | undefined {
+  const out: string[] = [];
+  for (const u of units) {
+    if (u.cluster === undefined) return undefined;
+    out.push(u.cluster);
+  }
+  return out;
 }
 
 /** One unit as the reward model sees it. */
@@ -325,6 +352,7 @@ export function conciliationUnits(
     rewards: p.row.rewards,
     target: p.target,
     qhat: q[i]!,
+    cluster: outcomes[i]!.decision.userId,
   }));
   return { units, mismatched, maxMismatch, policies };
 }

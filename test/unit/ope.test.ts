@@ -125,6 +125,17 @@ describe('OPE estimators on a hand-computed log', () => {
     expect(evaluate([]).columns).toEqual([]);
   });
 
+  it('sums the terms of a cluster before squaring them when every unit has one', () => {
+    // Units 2 and 3 one user, the others one each. IPS terms w (ρ r − .4): unit 1 0; units 2 + 3
+    // −.4 − .8 = −1.2; unit 4 1.6; unit 5 −.4. se² = (0 + 1.44 + 2.56 + .16) / 36 × 4 / 3.
+    const clustered = HAND.map((u, i) => ({ ...u, cluster: i === 1 || i === 2 ? 'ann' : `u${i}` }));
+    const ips = evaluate(clustered).columns[0]!.ips!;
+    expect(ips.value).toBeCloseTo(0.4, 12);
+    expect(ips.se).toBeCloseTo(Math.sqrt((4.16 / 36) * (4 / 3)), 9);
+    // One cluster: no interval.
+    expect(evaluate(HAND.map((u) => ({ ...u, cluster: 'one' }))).columns[0]!.ips!.se).toBeNull();
+  });
+
   it('measures the target probability the logging policy never takes', () => {
     // Unit 1's arm 1 is never logged: the target's .6 there, in 1 decision of 6.
     const units = [{ ...HAND[0]!, logged: [0.8, 0, 0.2] }, ...HAND.slice(1)];
