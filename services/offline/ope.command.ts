@@ -269,7 +269,7 @@ export function renderTable(r: OpeReport): string {
     line(rows[0]!),
     ...rows.slice(1).map(line),
     '',
-    `95% intervals; effective sample size ${r.result.ess.toFixed(1)} of ${count(r.result.units)}; ` +
+    `95% intervals (clustered by user); effective sample size ${r.result.ess.toFixed(1)} of ${count(r.result.units)}; ` +
       `max importance weight ${r.result.maxWeight.toFixed(2)}; ` +
       `target probability outside the logging policy's support ${r.result.unsupported.toFixed(4)} per decision`,
     '',
