@@ -31,7 +31,8 @@ import {
 
 const USAGE = `npm run offline -- ope --config KEY=VALUE,... (--namespace NS | --decisions F --pushes F --feedback F) [--json]
   --config K=V,...         the target: each decision's logging policy with these keys changed
-                           (${Object.keys(DEFAULT_POLICY).join(', ')}); empty: the logging policy itself
+                           (${Object.keys(DEFAULT_POLICY).join(', ')});
+                           --config "": the logging policy itself
   --namespace NS           read the topics NS.push.decisions, NS.push.sent, NS.feedback (KAFKA_BROKERS)
   --decisions FILE.jsonl   or read files: decisions that sent nothing (DecisionV1 a line)
   --pushes FILE.jsonl      pushes sent (PushSentV1 a line, with its decision)
