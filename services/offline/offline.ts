@@ -13,6 +13,7 @@ import { UsageError, type CommandIo, type Subcommand } from './command';
 import { basketCommand } from './basket.command';
 import { basketTableCommand } from './basket-table.command';
 import { exportSimCommand } from './export-sim.command';
+import { opeCommand } from './ope.command';
 import { synthBasketCommand } from './synth-basket.command';
 import { sendTimeCommand } from './send-time.command';
 
@@ -22,6 +23,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   basket: basketCommand,
   'synth-basket': synthBasketCommand,
   'basket-table': basketTableCommand,
+  ope: opeCommand,
 };
 
 const usage = () =>
