@@ -3,7 +3,7 @@
  * writes the report (out/eval/report.md, summary.json, report.html).
  *
  *   npm run eval -- --users 3000 --days 2 [--history-days 2] [--replay-days 14] [--seed 7] [--stores 300]
- *                   [--sales-per-day 20] [--day-seconds 30] [--policies baseline,segments,herald,herald-compare,herald-model,herald-timed,oracle]
+ *                   [--sales-per-day 20] [--day-seconds 30] [--policies baseline,segments,herald,herald-alt,herald-compare,herald-model,herald-timed,oracle]
  *                   [--model-users 10000] [--model-days 7]
  *                   [--herald-env KEY=VALUE,...] [--out out/eval]
  *
@@ -21,11 +21,15 @@ import { policyResult, type PolicyResult } from './metrics';
 import { runOracle } from './oracle-run';
 import { summarize, writeReport } from './report';
 import { runSimulation } from './sim-run';
-import { DAY_MS, createWorld } from './world';
+import { DAY_MS, createWorld, userId } from './world';
 import { stateKeys } from '../../shared/keys';
 import { createRedis } from '../../shared/redis';
 import { createModelsStore } from '../state/models.store';
 import { trainEvalModel, type EvalModel } from './model-policy';
+import { holdoutLifts, opeFromRun } from './conciliation-report';
+import { conciliationSettings } from '../conciliation/settings';
+import { loadHeraldConfig } from '../config';
+import { createStrategies } from '../strategies';
 
 const POLICIES: Record<string, { description: string; env: Record<string, string> }> = {
   baseline: {
@@ -40,6 +44,11 @@ const POLICIES: Record<string, { description: string; env: Record<string, string
     description:
       'Herald as configured: market basket and online-to-offline in real time, the daily sale picked per user, conciliated on value (bandit, fatigue, caps, holdouts)',
     env: {},
+  },
+  'herald-alt': {
+    description:
+      'Herald as configured with a second conciliation configuration (a higher minimum value): the offline estimate from herald’s log is checked against it',
+    env: { CONCILIATE_MIN_VALUE: '0.02' },
   },
   'herald-compare': {
     description:
@@ -153,6 +162,7 @@ async function main() {
   );
 
   const results: PolicyResult[] = [];
+  const runs = new Map<string, Awaited<ReturnType<typeof runSimulation>>>();
   let model: EvalModel | undefined;
   if (policies.includes('herald-model')) {
     model = trainEvalModel({
@@ -196,6 +206,7 @@ async function main() {
       progress: say,
       ...(p === 'herald-model' && model ? { prepare: promoteIn(model) } : {}),
     });
+    runs.set(p, run);
     results.push(policyResult(p, policy.description, run.pushes, users, salesAvailable, run));
     say(
       `${p}: ${run.pushes.length} pushes measured, ${run.campaigns} campaigns, ${run.eventsPublished} events, ${run.realSeconds.toFixed(0)} s`,
@@ -207,6 +218,33 @@ async function main() {
     results,
   );
   if (model) summary.learningCurve = model.curve;
+  // Value conciliation: its holdouts' lift, and the offline estimate of herald-alt from herald's log.
+  const userIds = Array.from({ length: users }, (_, i) => userId(world, i));
+  summary.holdouts = [...runs]
+    .filter(([p]) => POLICIES[p]!.env.CONCILIATION !== 'compare')
+    .map(([policy, run]) => {
+      const config = loadHeraldConfig(POLICIES[policy]!.env);
+      const settings = conciliationSettings(config, createStrategies(config));
+      return { policy, lifts: holdoutLifts(userIds, run.pushes, settings.holdouts, settings.strategies) };
+    });
+  const logged = runs.get('herald');
+  const alt = runs.get('herald-alt');
+  if (logged && alt) {
+    const evalEnd = logged.evalStart + days * DAY_MS;
+    const minValue = Number(POLICIES['herald-alt']!.env.CONCILIATE_MIN_VALUE);
+    const check = opeFromRun(logged.logs, logged.pushes, logged.evalStart, evalEnd, { minValue });
+    const m = (label: string) => results.find((r) => r.policy === label)!.overall;
+    summary.ope = {
+      from: new Date(logged.evalStart).toISOString(),
+      to: new Date(evalEnd).toISOString(),
+      check,
+      measured: {
+        expectedOpenRate: m('herald-alt').expectedOpenRate,
+        pushesPerUser: m('herald-alt').pushesPerUser,
+      },
+      logged: { expectedOpenRate: m('herald').expectedOpenRate, pushesPerUser: m('herald').pushesPerUser },
+    };
+  }
   const paths = writeReport(outDir, summary);
   const md = readFileSync(paths.md, 'utf8');
   say('');

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { relative, type Measures, type PolicyResult } from './metrics';
+import type { HoldoutLift, OpeCheck } from './conciliation-report';
 
 export interface EvalSummary {
   generatedAt: string;
@@ -17,6 +18,19 @@ export interface EvalSummary {
     start: string;
   };
   policies: Array<PolicyResult & { openRateVsBaseline: number; oracleGainCaptured: number }>;
+  /**
+   * Offline policy evaluation: the estimate of a second configuration from Herald's log of the evaluated
+   * days, beside what that configuration did when it ran.
+   */
+  ope?: {
+    from: string;
+    to: string;
+    check: OpeCheck;
+    measured: { expectedOpenRate: number; pushesPerUser: number };
+    logged: { expectedOpenRate: number; pushesPerUser: number };
+  };
+  /** Per policy with holdouts: each holdout's lift per user, with 95% intervals. */
+  holdouts?: Array<{ policy: string; lifts: HoldoutLift[] }>;
   /** The herald-model policy's model: AUC on a held-out day by days of logs it trained on. */
   learningCurve?: Array<{
     days: number;
@@ -143,6 +157,8 @@ export function markdown(s: EvalSummary): string {
         `| ${p.policy} | ${pct(p.overall.nearBestHour)} | ${pct(p.overall.expectedOpenRate)} | ${pct(p.overall.expectedOpenRateAtBestHour)} |`,
     ),
     ...hourGainLine(s),
+    ...opeLines(s),
+    ...holdoutLines(s),
     '',
     '## Policies',
     '',
@@ -152,6 +168,57 @@ export function markdown(s: EvalSummary): string {
     '',
   ];
   return lines.join('\n');
+}
+
+const ci = (e: { value: number; lo: number | null; hi: number | null } | null, f: (x: number) => string) =>
+  e ? `${f(e.value)}${e.lo !== null && e.hi !== null ? ` [${f(e.lo)}, ${f(e.hi)}]` : ''}` : 'n/a';
+
+function opeLines(s: EvalSummary): string[] {
+  const o = s.ope;
+  if (!o) return [];
+  const c = o.check;
+  const dr = c.openRate.dr?.value;
+  const err =
+    dr !== undefined && o.measured.expectedOpenRate > 0 ? dr / o.measured.expectedOpenRate - 1 : null;
+  const cfg = Object.entries(c.config)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return [
+    '',
+    '## Offline policy evaluation',
+    '',
+    `From herald's log of the evaluated days (${c.decisions} decisions; effective sample size ${num(c.ess, 0)}, largest weight ${num(c.maxWeight, 1)}), the estimate for \`${cfg}\` (services/conciliation/ope.ts, the code of \`npm run offline -- ope\`; reward: the expected open of each push), beside what \`herald-alt\` (that configuration) measured when run:`,
+    '',
+    '| | exp. open rate | pushes per decision |',
+    '| --- | --- | --- |',
+    `| herald (logging policy) | ${pct(o.logged.expectedOpenRate)} | ${ci(c.pushesPerDecision.onPolicy, (x) => num(x, 3))} |`,
+    `| estimate, IPS | ${ci(c.openRate.ips, pct)} | ${ci(c.pushesPerDecision.ips, (x) => num(x, 3))} |`,
+    `| estimate, SNIPS | ${ci(c.openRate.snips, pct)} | ${ci(c.pushesPerDecision.snips, (x) => num(x, 3))} |`,
+    `| estimate, DR | ${ci(c.openRate.dr, pct)} | ${ci(c.pushesPerDecision.dr, (x) => num(x, 3))} |`,
+    `| herald-alt, measured | ${pct(o.measured.expectedOpenRate)} | |`,
+    '',
+    err === null ? '' : `DR estimate against the measured rate: ${err >= 0 ? '+' : ''}${num(100 * err, 1)}%.`,
+  ];
+}
+
+function holdoutLines(s: EvalSummary): string[] {
+  if (!s.holdouts?.length) return [];
+  const f = (x: number) => num(x, 4);
+  return [
+    '',
+    '## Holdouts',
+    '',
+    'Opens and clicks per user over the evaluated days: treated users against the users held out (`all`: the global control group, never pushed; a strategy: users that strategy never pushes, who may get the others). Differences with 95% intervals (Welch). The simulated world answers no push with a purchase, so conversions are not shown.',
+    '',
+    '| policy / holdout | treated users | held-out users | opens per user, treated − held out | clicks per user, treated − held out |',
+    '| --- | --- | --- | --- | --- |',
+    ...s.holdouts.flatMap((h) =>
+      h.lifts.map(
+        (l) =>
+          `| ${h.policy} / ${l.scope} | ${l.treatedUsers} | ${l.holdoutUsers} | ${ci(l.lift.opens.diff === null ? null : { value: l.lift.opens.diff, lo: l.lift.opens.lo, hi: l.lift.opens.hi }, f)} | ${ci(l.lift.clicks.diff === null ? null : { value: l.lift.clicks.diff, lo: l.lift.clicks.lo, hi: l.lift.clicks.hi }, f)} |`,
+      ),
+    ),
+  ];
 }
 
 function bars(
