@@ -18,7 +18,8 @@ import { OPS_CAP, opsKeys } from '../../shared/keys';
 import type { Queues } from '../../shared/queue-factory';
 import { QUEUES, QUEUE_KEYS } from '../../shared/queue-catalog';
 import { INGEST_TOPICS, topicName, type TopicKey } from '../../shared/topics';
-import { createState } from '../state';
+import { createState, type ConciliationStore } from '../state';
+import { LIFT_METRICS, lift, type GroupSums, type LiftMetric } from '../conciliation/lift';
 
 /** The job states counted per stage queue (BullMQ `getJobCounts`). */
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
@@ -59,6 +60,38 @@ export interface Snapshot extends Sample {
   due: Record<Lane, { booked: number; due: number; oldestWaitMs: number }>;
   /** Messages behind the high watermark per group, topic and partition; null when Kafka did not answer. */
   lag: Array<{ group: string; topic: string; partition: number; lag: number }> | null;
+  /**
+   * Per holdout scope (`all`: the global control; or a strategy), users per group and the lift per user of
+   * opens, clicks and conversions (treated − held out) with its 95% interval. Optional: absent before any.
+   */
+  holdouts?: Array<{
+    scope: string;
+    users: { treated: number; holdout: number };
+    lift: Record<LiftMetric, { diff: number | null; lo: number | null; hi: number | null }>;
+  }>;
+}
+
+/** Pure: the holdout figures from the conciliation store's counters. */
+export function holdoutFigures(
+  rows: Awaited<ReturnType<ConciliationStore['liftCounters']>>,
+): NonNullable<Snapshot['holdouts']> {
+  const scopes = [...new Set(rows.map((r) => r.scope))];
+  const TYPES: Record<LiftMetric, string> = { opens: 'opened', clicks: 'clicked', conversions: 'converted' };
+  return scopes.map((scope) => {
+    const t = rows.find((r) => r.scope === scope && r.group === 'treated');
+    const h = rows.find((r) => r.scope === scope && r.group === 'holdout');
+    const sums = (r: typeof t, m: LiftMetric): GroupSums => ({
+      n: r?.users ?? 0,
+      sum: r?.sums[TYPES[m]]?.sum ?? 0,
+      sumSq: r?.sums[TYPES[m]]?.sq ?? 0,
+    });
+    const out = {} as Record<LiftMetric, { diff: number | null; lo: number | null; hi: number | null }>;
+    for (const m of LIFT_METRICS) {
+      const l = lift(sums(t, m), sums(h, m));
+      out[m] = { diff: l.diff, lo: l.lo, hi: l.hi };
+    }
+    return { scope, users: { treated: t?.users ?? 0, holdout: h?.users ?? 0 }, lift: out };
+  });
 }
 
 export interface Figures {
@@ -185,13 +218,14 @@ export function createFigures(deps: FiguresDeps): Figures {
 
   return {
     async snapshot() {
-      const [c, j, due, lag] = await Promise.all([
+      const [c, j, due, lag, lifts] = await Promise.all([
         counters(),
         jobs(),
         state.delivery.dueStats(clock.now()),
         lagWithin(),
+        state.conciliation.liftCounters(),
       ]);
-      return { ...c, jobs: j, due, lag };
+      return { ...c, jobs: j, due, lag, ...(lifts.length ? { holdouts: holdoutFigures(lifts) } : {}) };
     },
 
     async sample() {

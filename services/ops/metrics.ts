@@ -6,7 +6,7 @@
  *
  * The names and labels are a contract with dashboards and alerts: test/unit/ops-metrics.test.ts pins them.
  * Label values are bounded: strategy, feedback type, drop reason, topic, queue, job state, lane, group,
- * partition.
+ * partition, holdout scope and bound.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { JOB_STATES, LANES, type Figures, type Snapshot } from './figures';
@@ -75,6 +75,18 @@ export function opsRegistry() {
       labelNames: ['group', 'topic', 'partition'] as const,
       registers,
     }),
+    holdoutUsers: new Gauge({
+      name: 'herald_holdout_users',
+      help: 'Users conciliation saw per holdout scope (all: the global control; or a strategy) and group (treated, holdout).',
+      labelNames: ['scope', 'group'] as const,
+      registers,
+    }),
+    holdoutLift: new Gauge({
+      name: 'herald_holdout_lift_per_user',
+      help: 'Per holdout scope, opens, clicks or conversions per user of treated users minus held-out users: the estimate and its 95% interval (bound=estimate, lo, hi).',
+      labelNames: ['scope', 'measure', 'bound'] as const,
+      registers,
+    }),
     up: new Gauge({
       name: 'herald_ops_source_up',
       help: 'Whether the last scrape could read a source: redis, kafka (1 yes, 0 no).',
@@ -103,6 +115,15 @@ export function opsRegistry() {
       m.dueUsers.set({ lane, state: 'booked' }, s.due[lane].booked);
       m.dueUsers.set({ lane, state: 'due' }, s.due[lane].due);
       m.dueWait.set({ lane }, s.due[lane].oldestWaitMs / 1000);
+    }
+    for (const h of s.holdouts ?? []) {
+      m.holdoutUsers.set({ scope: h.scope, group: 'treated' }, h.users.treated);
+      m.holdoutUsers.set({ scope: h.scope, group: 'holdout' }, h.users.holdout);
+      for (const [measure, l] of Object.entries(h.lift)) {
+        if (l.diff !== null) m.holdoutLift.set({ scope: h.scope, measure, bound: 'estimate' }, l.diff);
+        if (l.lo !== null) m.holdoutLift.set({ scope: h.scope, measure, bound: 'lo' }, l.lo);
+        if (l.hi !== null) m.holdoutLift.set({ scope: h.scope, measure, bound: 'hi' }, l.hi);
+      }
     }
     for (const l of s.lag ?? []) {
       m.lag.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);

@@ -13,7 +13,15 @@ import { fnv1a, stableId } from '../../shared/ids';
 import type { StageHandler } from '../../shared/stage';
 import type { CandidatePick, Winner } from '../../shared/schemas/jobs.schema';
 import type { Decision } from '../../shared/schemas/events.schema';
-import type { ConciliationStore, DecisionsStore, DropRecord, State, Tracer, TraceInput } from '../state';
+import type {
+  ConciliationStore,
+  DecisionsStore,
+  DropRecord,
+  State,
+  Tracer,
+  TraceInput,
+  UserOffers,
+} from '../state';
 import type { Lane } from '../../shared/queue-factory';
 import { nextTick } from '../campaigns/campaigns';
 import type { ContactRules } from '../conciliation/contact-rules';
@@ -25,7 +33,7 @@ import {
   type BanditCounters,
   type Holdouts,
 } from '../conciliation/decide';
-import { choose, contextOf, mulberry32, policyFingerprint, type PolicyConfig } from '../conciliation/policy';
+import type { PolicyConfig } from '../conciliation/policy';
 
 /** The decision id is the push id: the same trigger for the same user always yields the same push. */
 export function decisionId(strategy: string, targetId: string, userId: string): string {
@@ -181,7 +189,7 @@ export function createValueConciliateStage(deps: ValueConciliation): StageHandle
     };
 
     const book: string[] = [];
-    let pending = new Map([...stored].filter(([u]) => users.includes(u)));
+    let pending: Map<string, UserOffers> = stored;
     for (let attempt = 0; pending.size > 0 && attempt < 5; attempt++) {
       const outcomes = [...pending].map(([userId, o]) => ({
         userId,
@@ -255,7 +263,7 @@ export function createValueConciliateStage(deps: ValueConciliation): StageHandle
           });
         }
       });
-      pending = stale.length > 0 ? await conc.offersOf(stale) : new Map();
+      pending = stale.length > 0 ? await conc.offersOf(stale) : new Map<string, UserOffers>();
     }
     await Promise.all([
       conc.recordScores(scoreSums),

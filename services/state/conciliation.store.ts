@@ -220,8 +220,11 @@ export function createConciliationStore(
       await execOrThrow(p);
     },
 
-    /** The holdout counters: per `<scope>|<group>`, users, and per feedback type the sum and sum of squares. */
-    async liftCounters(scopes: readonly string[]): Promise<
+    /**
+     * The holdout counters of every scope with feedback (`all`, or a strategy): per group, the users seen
+     * and, per feedback type, the sum and sum of squares of the per-user counts.
+     */
+    async liftCounters(): Promise<
       Array<{
         scope: string;
         group: 'treated' | 'holdout';
@@ -230,15 +233,16 @@ export function createConciliationStore(
       }>
     > {
       const h = await redis.hgetall(keys.lift);
-      const p = redis.pipeline();
+      const scopes = [...new Set(Object.keys(h).map((f) => f.slice(0, f.indexOf('|'))))].sort();
       const rows: Array<{ scope: string; group: 'treated' | 'holdout' }> = [];
+      const p = redis.pipeline();
       for (const scope of scopes) {
         for (const group of ['treated', 'holdout'] as const) {
           rows.push({ scope, group });
           p.pfcount(keys.liftUsers(scope, group));
         }
       }
-      const counts = (await execOrThrow(p)) as number[];
+      const counts = rows.length > 0 ? ((await execOrThrow(p)) as number[]) : [];
       return rows.map((r, i) => {
         const sums: Record<string, { sum: number; sq: number }> = {};
         for (const type of ['opened', 'clicked', 'converted']) {

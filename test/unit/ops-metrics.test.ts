@@ -7,7 +7,7 @@ import type { ReplayReport } from '../../services/ops/api';
 import { cookieOf, redriveBody, replayBody } from '../../services/ops/dashboard/routes';
 import { failedPage, overviewPage, replayReportPage } from '../../services/ops/dashboard/pages';
 import { esc } from '../../services/ops/dashboard/html';
-import { feedbackByStrategy, type Snapshot } from '../../services/ops/figures';
+import { feedbackByStrategy, holdoutFigures, type Snapshot } from '../../services/ops/figures';
 import { opsRegistry } from '../../services/ops/metrics';
 import { parseMetrics, valueOf } from '../helpers/prometheus';
 
@@ -33,6 +33,11 @@ const snapshot: Snapshot = {
     { group: 'herald-ingest', topic: 'purchases', partition: 0, lag: 2 },
     { group: 'herald-ingest', topic: 'purchases', partition: 1, lag: 0 },
   ],
+  holdouts: holdoutFigures([
+    // 100 treated users with 10 opens (8 users with 1, 1 with 2: Σx² = 12), 20 held out with none.
+    { scope: 'all', group: 'treated', users: 100, sums: { opened: { sum: 10, sq: 12 } } },
+    { scope: 'all', group: 'holdout', users: 20, sums: {} },
+  ]),
 };
 
 describe('ops /metrics', () => {
@@ -53,6 +58,8 @@ describe('ops /metrics', () => {
       herald_due_set_oldest_wait_seconds: 'lane',
       herald_kafka_consumer_lag: 'group,partition,topic',
       herald_ops_source_up: 'source',
+      herald_holdout_users: 'group,scope',
+      herald_holdout_lift_per_user: 'bound,measure,scope',
     });
     expect(valueOf(s, 'herald_pushes_recorded_total', { strategy: 'alpha' })).toBe(7);
     expect(valueOf(s, 'herald_feedback_recorded_total', { strategy: 'alpha', type: 'clicked' })).toBe(1);
@@ -61,6 +68,15 @@ describe('ops /metrics', () => {
     expect(valueOf(s, 'herald_queue_jobs', { queue: 'filter', state: 'waiting' })).toBe(2);
     expect(valueOf(s, 'herald_due_set_oldest_wait_seconds', { lane: 'realtime' })).toBe(2.5);
     expect(valueOf(s, 'herald_kafka_consumer_lag', { partition: '0' })).toBe(2);
+    expect(valueOf(s, 'herald_holdout_users', { scope: 'all', group: 'holdout' })).toBe(20);
+    // 0.1 opens per user against 0; the interval is the treated mean's: var = (12 − 100 × 0.01) / 99.
+    expect(
+      valueOf(s, 'herald_holdout_lift_per_user', { scope: 'all', measure: 'opens', bound: 'estimate' }),
+    ).toBeCloseTo(0.1, 12);
+    const se = Math.sqrt((12 - 100 * 0.01) / 99 / 100);
+    expect(
+      valueOf(s, 'herald_holdout_lift_per_user', { scope: 'all', measure: 'opens', bound: 'lo' }),
+    ).toBeCloseTo(0.1 - 1.959963984540054 * se, 9);
 
     // A later snapshot replaces the values; a source that failed says so and its series go.
     fill({ ...snapshot, pushes: { alpha: 8 }, lag: null });
@@ -85,13 +101,15 @@ describe('dashboard pages', () => {
   const operator = { name: 'alice', role: 'operator', mayAct: true };
   const viewer = { name: 'vic', role: 'viewer', mayAct: false };
 
-  it('shows each strategy of the data with its click-to-open, and says there is no holdout lift', () => {
+  it('shows each strategy of the data with its click-to-open and its holdout lift where there is one', () => {
     const earlier = { at: snapshot.at - 60_000, pushes: { alpha: 1 }, feedback: {}, drops: {} };
     const page = overviewPage(operator, snapshot, [earlier]);
     expect(page).toContain('data-figure="pushes" data-strategy="alpha">7<');
     expect(page).toContain('data-figure="pushes" data-strategy="beta">3<');
     expect(page).toContain('25.0%'); // alpha: 1 click of 4 opens
-    expect(page).toMatch(/holdout group, which Herald does not\s+keep yet/);
+    // alpha has no holdout of its own: not measured; Herald against the global control: +0.1 opens per user.
+    expect(page).toMatch(/data-strategy="alpha">[\s\S]*?not measured/);
+    expect(page).toMatch(/data-figure="lift" data-strategy="all"\s*>\+0\.1000 \[\+0\.03\d\d, \+0\.16\d\d\]/);
     expect(page).toContain('data-chart="Pushes sent"');
     expect(page).not.toMatch(/<script|https?:\/\//);
   });

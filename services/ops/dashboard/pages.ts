@@ -80,6 +80,17 @@ const opens = (s: Sample, strategy: string) => s.feedback[strategy]?.opened ?? 0
 const clicks = (s: Sample, strategy: string) => s.feedback[strategy]?.clicked ?? 0;
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
 
+/** A scope's lift of opens per user with its interval, or why there is none. */
+function liftCell(now: Snapshot, scope: string) {
+  const h = now.holdouts?.find((x) => x.scope === scope);
+  const l = h?.lift.opens;
+  if (!h || !l || l.diff === null) return html`<span class="note">not measured</span>`;
+  const f = (x: number) => (x >= 0 ? '+' : '') + x.toFixed(4);
+  return html`<span data-figure="lift" data-strategy="${scope}"
+    >${f(l.diff)}${l.lo !== null && l.hi !== null ? ` [${f(l.lo)}, ${f(l.hi)}]` : ''}</span
+  >`;
+}
+
 export function overviewPage(who: Who, now: Snapshot, history: readonly Sample[]): string {
   const samples: Sample[] = [...history, now];
   const strategies = strategiesOf(samples);
@@ -101,7 +112,7 @@ export function overviewPage(who: Who, now: Snapshot, history: readonly Sample[]
       html`<span data-figure="clicks" data-strategy="${name}">${fmt(clicks(now, name))}</span>`,
       pct(opens(now, name), now.pushes[name] ?? 0),
       pct(clicks(now, name), opens(now, name)),
-      html`<span class="note">not measured</span>`,
+      liftCell(now, name),
     ]),
     { numeric: [1, 2, 3, 4, 5], empty: 'No push sent yet.', id: 'strategies' },
   );
@@ -154,8 +165,10 @@ export function overviewPage(who: Who, now: Snapshot, history: readonly Sample[]
     <div class="card">
       ${perStrategy}
       <p class="note">
-        Totals since this namespace began. Holdout lift needs a holdout group, which Herald does not keep yet:
-        there is no lift to show until it does.
+        Totals since this namespace began. Holdout lift: opens per user of the users the strategy may push
+        minus those held out of it (HOLDOUT_STRATEGY_SHARE), with its 95% interval; a held-out user may get
+        another strategy's push, so the lift is what the strategy adds. All of Herald against the global
+        control group (HOLDOUT_SHARE): ${liftCell(now, 'all')}.
       </p>
     </div>
     <div class="grid">
