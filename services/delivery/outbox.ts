@@ -27,6 +27,17 @@ export interface OutboxPublisherDeps {
   consumer?: string;
 }
 
+function parseDecision(json: string): { ok: true; decision: Decision } | { ok: false; error: string } {
+  try {
+    const r = DecisionV1.safeParse(JSON.parse(json));
+    return r.success
+      ? { ok: true, decision: r.data }
+      : { ok: false, error: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  } catch (err) {
+    return { ok: false, error: String(err) };
+  }
+}
+
 export function createOutboxPublisher(deps: OutboxPublisherDeps) {
   const consumer = deps.consumer ?? `${hostname()}-${process.pid}`;
   const staleMs = deps.staleMs ?? 30_000;
@@ -37,10 +48,18 @@ export function createOutboxPublisher(deps: OutboxPublisherDeps) {
       if (entries.length === 0) return 0;
       const sent = entries.filter((e) => e.dead === undefined && !e.decision);
       const dead = entries.filter((e) => e.dead !== undefined);
-      const decisions = entries.filter((e) => e.decision);
+      // A decision record is the log of a choice, not a push: one that does not parse is reported and
+      // left behind, never allowed to hold up the pushes behind it.
+      const decisions: Decision[] = [];
+      for (const e of entries.filter((x) => x.decision)) {
+        const r = parseDecision(e.json);
+        if (r.ok) decisions.push(r.decision);
+        else
+          deps.logger.error({ entry: e.id, err: r.error }, 'outbox: a logged decision is malformed; skipped');
+      }
       if (decisions.length > 0) {
         if (!deps.publishDecisions) throw new Error('the outbox holds decisions and no decision publisher');
-        await deps.publishDecisions(decisions.map((e) => DecisionV1.parse(JSON.parse(e.json))));
+        await deps.publishDecisions(decisions);
       }
       if (sent.length > 0) await deps.publish(sent.map((e) => PushSentV1.parse(JSON.parse(e.json))));
       if (dead.length > 0) {

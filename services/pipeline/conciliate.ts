@@ -164,7 +164,7 @@ export function createValueConciliateStage(deps: ValueConciliation): StageHandle
       }
       const reason = h.control ? 'holdout' : `holdout:${o.winner.strategy}`;
       const d = heldOutDecision(o.userId, o.winner, counters, now, deps.policy, reason);
-      if (logged(d)) log.push(d);
+      if (d && logged(d)) log.push(d);
       drops.push({ userId: o.userId, reason, strategy: o.winner.strategy, targetId: o.winner.targetId });
     }
 
@@ -276,7 +276,10 @@ export function createValueConciliateStage(deps: ValueConciliation): StageHandle
   };
 }
 
-/** What the policy would have made of a held-out user's offer, logged with outcome `holdout`. */
+/**
+ * What the policy would have made of a held-out user's offer, logged with outcome `holdout`; null when the
+ * offer could not have been sent anyway (its candidate ended).
+ */
 function heldOutDecision(
   userId: string,
   w: Winner,
@@ -284,7 +287,7 @@ function heldOutDecision(
   now: number,
   policy: PolicyConfig,
   reason: string,
-): Decision {
+): Decision | null {
   const r = decideUser(
     {
       userId,
@@ -299,5 +302,5 @@ function heldOutDecision(
     { all: { day: 0, week: 0 }, strategy: {} },
     policy,
   );
-  return { ...r.decision!, outcome: 'holdout', reason };
+  return r.decision ? { ...r.decision, outcome: 'holdout', reason } : null;
 }

@@ -253,7 +253,10 @@ export function createConciliationStore(
       });
     },
 
-    /** Logs decisions that sent nothing: through delivery's outbox, to push.decisions. */
+    /**
+     * Logs decisions that sent nothing: through delivery's outbox, to push.decisions (the publisher checks
+     * each against its contract and reports and skips one that fails, so a bad record never holds up pushes).
+     */
     async logDecisions(decisions: readonly Decision[]): Promise<void> {
       if (decisions.length === 0) return;
       const p = redis.pipeline();

@@ -68,7 +68,7 @@ export type { UserState, UsersStore } from './users.store';
 export type { StoreState, SaleState, CatalogStore } from './catalog.store';
 export type { DecisionsStore } from './decisions.store';
 export type { ConciliationStore, UserEngagement, UserOffers } from './conciliation.store';
-export type { DeliveryStore, DeliveryWindows, Reservation } from './delivery.store';
+export type { DeliveryStore, DeliveryWindows, OutboxEntry, Reservation } from './delivery.store';
 export type { DropRecord, TelemetryStore } from './telemetry.store';
 export type { RateLimitStore } from './ratelimit.store';
 export type { ScheduleStore } from './schedule.store';
