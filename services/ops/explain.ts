@@ -29,7 +29,10 @@ export function describeEntry(e: TraceEntry): string {
       what = `score picked ${fmt(d.candidate)} (${fmt(d.category)}) at ${fmt(d.score)}, best of ${fmt(d.of)}`;
       break;
     case 'conciliate/won':
-      what = `won the contact window: push ${fmt(d.pushId)} with ${fmt(d.candidate)} at ${fmt(d.score)}`;
+      what = `won the contact window: push ${fmt(d.pushId)} with ${fmt(d.candidate)} at ${fmt(d.score)}${d.arms ? `; arms ${arms(d)}` : ''}`;
+      break;
+    case 'conciliate/suppressed':
+      what = `conciliation sent nothing: ${fmt(d.why)}; arms ${arms(d)}`;
       break;
     case 'conciliate/lost':
       what = `lost: ${fmt(d.candidate)} at ${fmt(d.score)}; ${fmt(d.why)}`;
@@ -60,6 +63,16 @@ export function describeEntry(e: TraceEntry): string {
   }
   if (e.stage === 'feedback') what = `the user's device reported ${e.what} for push ${fmt(d.pushId)}`;
   return `${when}${who} ${what}`;
+}
+
+/** A value decision's arms as `strategy p=0.42, ..., none p=0.58` (anticipated arms marked). */
+function arms(d: Record<string, unknown>): string {
+  const list = Array.isArray(d.arms) ? (d.arms as Array<Record<string, unknown>>) : [];
+  const p = (x: unknown) => (typeof x === 'number' ? x.toFixed(2) : '?');
+  return [
+    ...list.map((a) => `${fmt(a.strategy)}${a.anticipated ? ' (campaign to come)' : ''} p=${p(a.prob)}`),
+    `none p=${p(d.none)}`,
+  ].join(', ');
 }
 
 export async function explainUser(

@@ -249,7 +249,13 @@ export function createValueConciliateStage(deps: ValueConciliation): StageHandle
               what: x.out.winner ? 'won' : 'suppressed',
               ...(x.out.winner ? { strategy: x.out.winner.strategy, targetId: x.out.winner.targetId } : {}),
               detail: {
-                ...(x.out.winner ? { pushId: x.out.winner.decisionId } : { why: x.out.reason }),
+                ...(x.out.winner
+                  ? {
+                      pushId: x.out.winner.decisionId,
+                      candidate: `${x.out.winner.candidate.kind}:${x.out.winner.candidate.id}`,
+                      score: x.out.winner.score,
+                    }
+                  : { why: x.out.reason }),
                 arms: d.input.arms.map((a, k) => ({
                   strategy: a.strategy,
                   score: a.score,

@@ -123,4 +123,23 @@ describe('trace', () => {
     });
     expect(line).toBe('2026-11-23T12:00:00.000Z [daily-sale t1] filter dropped the user: opted_out');
   });
+  it('describes a value decision that waits for the campaign, with every arm’s probability', () => {
+    const line = describeEntry({
+      at: NOW,
+      stage: 'conciliate',
+      what: 'suppressed',
+      detail: {
+        why: 'waiting:daily-sale',
+        arms: [
+          { strategy: 'market-basket', score: 0.3, prob: 0.04 },
+          { strategy: 'daily-sale', score: 1, prob: 0.93, anticipated: true },
+        ],
+        none: 0.03,
+      },
+    });
+    expect(line).toBe(
+      '2026-11-23T12:00:00.000Z conciliation sent nothing: waiting:daily-sale; arms market-basket p=0.04, ' +
+        'daily-sale (campaign to come) p=0.93, none p=0.03',
+    );
+  });
 });
