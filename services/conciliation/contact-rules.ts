@@ -24,6 +24,12 @@ export interface ContactRules {
   quiet?: QuietHours;
 }
 
+/** The caps and where to read each user's pushes, for a stage that checks them (planning, delivery). */
+export interface CapsCheck {
+  rules: Pick<ContactRules, 'all' | 'strategy'>;
+  contacts: (userIds: readonly string[], now: number) => Promise<Map<string, Contact[]>>;
+}
+
 /** A push the user got: its strategy and when (clock ms). */
 export interface Contact {
   strategy: string;

@@ -25,7 +25,7 @@ import type { DropRecord, Reservation, State, Tracer, TraceInput, UserState } fr
 import { dropReason } from '../pipeline/filter';
 import { localHour } from '../timing/engagement';
 import { isQuiet, slots, type QuietHours } from '../timing/plan';
-import { capReason, type Contact, type ContactRules } from '../conciliation/contact-rules';
+import { capReason, type CapsCheck, type Contact, type ContactRules } from '../conciliation/contact-rules';
 import type { PushSink } from './sink';
 import { settle, type RetryPolicy } from './outcomes';
 import type { PushSender } from './router';
@@ -61,10 +61,7 @@ export interface DispatcherDeps {
    * The caps (services/conciliation/contact-rules.ts), checked again at the moment of sending: a push that
    * would break one (a race with another delivery) is dropped with the cap as its reason.
    */
-  caps?: {
-    rules: Pick<ContactRules, 'all' | 'strategy'>;
-    contacts: (userIds: readonly string[], now: number) => Promise<Map<string, Contact[]>>;
-  };
+  caps?: CapsCheck;
 }
 
 /** Pure: the pushes split into those no cap refuses and the drops of those one does. */

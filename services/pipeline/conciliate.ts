@@ -231,9 +231,7 @@ export function createValueConciliateStage(deps: ValueConciliation): StageHandle
           });
         if (!x.out.winner && d) {
           const a = d.chosen >= 0 ? d.input.arms[d.chosen] : d.input.arms[0];
-          const offer =
-            x.out.winner ??
-            [...(pending.get(x.userId)?.offers ?? [])].find((o) => o.decisionId === a?.pushId);
+          const offer = pending.get(x.userId)?.offers.find((o) => o.decisionId === a?.pushId);
           drops.push({
             userId: x.userId,
             reason: x.out.reason ?? 'below_value',

@@ -21,7 +21,7 @@ import {
 } from '../timing/engagement';
 import { planSend, type Plan, type QuietHours } from '../timing/plan';
 import { dueTime } from '../timing/send-time';
-import { capsAllowFrom, type Contact, type ContactRules } from '../conciliation/contact-rules';
+import { capsAllowFrom, type CapsCheck } from '../conciliation/contact-rules';
 
 export type SendMode = 'immediate' | 'local-hour' | 'predicted';
 
@@ -93,10 +93,7 @@ export function createSendTimeStage(deps: {
   /** Records each traced user's planned send (or why none) for `explain`. */
   trace?: Tracer;
   /** The caps: a predicted plan starts at the first instant they allow (contact-rules.ts). */
-  caps?: {
-    rules: Pick<ContactRules, 'all' | 'strategy'>;
-    contacts: (userIds: readonly string[], now: number) => Promise<Map<string, Contact[]>>;
-  };
+  caps?: CapsCheck;
 }): StageHandler<'sendTime'> {
   return async ({ userIds }, ctx) => {
     const [users, winners] = await Promise.all([
