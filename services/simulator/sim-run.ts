@@ -41,7 +41,7 @@ export interface PushRecord {
   userId: string;
   strategy: string;
   candidateId: string;
-  kind: 'store' | 'sale';
+  kind: PushSent['candidate']['kind'];
   category: string;
   sentAt: number;
   day: number;

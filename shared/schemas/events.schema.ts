@@ -134,7 +134,8 @@ export const PushSentV1 = z.object({
   userId: Id,
   strategy: Strategy,
   targetId: Id,
-  candidate: z.object({ id: Id, kind: z.enum(['store', 'sale']), category: Category }),
+  /** kind 'product' (product recommendations): added within v1, for pushes that name products. */
+  candidate: z.object({ id: Id, kind: z.enum(['store', 'sale', 'product']), category: Category }),
   title: z.string(),
   body: z.string(),
   deepLink: z.string(),
