@@ -274,6 +274,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Runs `node dist/services/recs/train.js` (a scheduled training) with this env; resolves with its exit code. */
+export function spawnRecsTrainer(env: NodeJS.ProcessEnv = process.env): () => Promise<number> {
+  return () =>
+    new Promise((res, rej) => {
+      const child = spawn(process.execPath, [__filename], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      child.once('error', rej);
+      child.once('exit', (code) => res(code ?? 1));
+    });
+}
+
 if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
