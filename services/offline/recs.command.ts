@@ -3,10 +3,8 @@
  * line-item purchase log. Streams the file, prints progress and malformed rows on stderr, the table (or
  * with --json one JSON object) on stdout.
  */
-import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { HeaderError } from './event-log';
-import { DEFAULT_PURCHASE_COLUMNS, readPurchaseLog, type PurchaseLog } from './basket';
+import { DEFAULT_PURCHASE_COLUMNS } from './basket';
+import { readTransactions } from './basket.command';
 import {
   UsageError,
   flags,
@@ -71,34 +69,18 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
       alpha: numberFlag(v.alpha, 'alpha', d.als.alpha, positive, 'positive'),
     },
   };
-  try {
-    await access(v.transactions);
-  } catch {
-    throw new UsageError(`--transactions: cannot read ${v.transactions}`);
-  }
-  const started = performance.now();
-  let log: PurchaseLog;
-  try {
-    log = await readPurchaseLog(
-      createReadStream(v.transactions, { highWaterMark: 1 << 20 }),
-      {
-        user: v['user-col'] ?? DEFAULT_PURCHASE_COLUMNS.user,
-        time: v['time-col'] ?? DEFAULT_PURCHASE_COLUMNS.time,
-        item: v['item-col'] ?? 'item',
-        quantity: v['quantity-col'] ?? 'quantity',
-        price: v['price-col'] ?? 'price',
-      },
-      (rows) => io.err(`recs: ${rows.toLocaleString('en-US')} rows read\n`),
-    );
-  } catch (err) {
-    if (err instanceof HeaderError) throw new UsageError(`${v.transactions}: ${err.message}`);
-    throw err;
-  }
-  const readS = (performance.now() - started) / 1000;
-  if (log.malformed > 0) {
-    const first = log.examples.map((e) => `line ${e.line}: ${e.reason}`).join('; ');
-    io.err(`recs: ${log.malformed} malformed rows skipped; first: ${first}\n`);
-  }
+  const { log, seconds: readS } = await readTransactions(
+    v.transactions,
+    {
+      user: v['user-col'] ?? DEFAULT_PURCHASE_COLUMNS.user,
+      time: v['time-col'] ?? DEFAULT_PURCHASE_COLUMNS.time,
+      item: v['item-col'] ?? 'item',
+      quantity: v['quantity-col'] ?? 'quantity',
+      price: v['price-col'] ?? 'price',
+    },
+    io,
+    'recs',
+  );
   const evalStarted = performance.now();
   const result = evaluateRecs(log, options);
   const evalS = (performance.now() - evalStarted) / 1000;

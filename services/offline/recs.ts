@@ -12,9 +12,10 @@
  * recommended is a hit.
  *
  * Methods: `popularity` (most buyers), `own` (the user's most bought products, by line items, latest
- * first on ties), `item-cf`, `als`, `blend` (the 40/40/20 blend of the three) and `herald` (the blend
- * re-ranked as production does at decision time, at the split instant; availability and past pushes are
- * unknown offline, so every product is available and none was pushed).
+ * first on ties), `item-cf`, `als`, `blend` (the 40/40/20 blend of the three) and `herald` (what
+ * production sends: the blend's best `candidates`, as the Spark job keeps them, re-ranked as the strategy
+ * does at decision time, at the split instant; availability and past pushes are unknown offline, so every
+ * product is available and none was pushed).
  */
 import { alsScores, DEFAULT_ALS, trainAls, type AlsOptions } from '../recs/als';
 import {
@@ -48,6 +49,8 @@ export interface RecsEvalOptions {
   horizonDays: number;
   /** Candidates taken from each source before blending (production: PRODUCT_RECS_SOURCE_TOP). */
   sourceTop: number;
+  /** Blended candidates kept per user for re-ranking (production: PRODUCT_RECS_CANDIDATES). */
+  candidates: number;
   als: AlsOptions;
   rerank: RerankOptions;
 }
@@ -57,6 +60,7 @@ export const DEFAULT_RECS_EVAL: RecsEvalOptions = {
   split: 0.8,
   horizonDays: 14,
   sourceTop: 50,
+  candidates: 20,
   als: DEFAULT_ALS,
   rerank: DEFAULT_RERANK,
 };
@@ -201,8 +205,10 @@ export function recommendAll(
   const blended = candidates
     .map((c) => ({ id: c.id, s: blendScore(c, o.rerank.blend) }))
     .sort((a, b) => b.s - a.s || Number(a.id) - Number(b.id));
+  // Production keeps each user's best `candidates` of the blend (Spark) and re-ranks those at decision time.
+  const kept = new Set(blended.slice(0, o.candidates).map((b) => b.id));
   const reranked = rerank(
-    candidates,
+    candidates.filter((c) => kept.has(c.id)),
     {
       now,
       history: t.history[u]!,

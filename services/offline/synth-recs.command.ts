@@ -7,13 +7,12 @@
  * repurchase cycle of 7 to 40 days. Product popularity within a category is Zipf. Each user has three
  * favourite categories (Zipf over categories), a style and a price level. On each shopping trip (`rate` a
  * day) a user buys again the staples that are due (each consumable they bought may become one, and comes
- * back about once a cycle), and one or two new products: a favourite category seven times in ten, the
+ * back about once a cycle; `staples` is the chance that one does), and one or two new products: a favourite category seven times in ten, the
  * user's style three times as likely, a product far above their price level mostly put back. Rows:
  * `user_id,timestamp,item,quantity,price,category`, timestamps in epoch seconds, in time order.
  * Deterministic from `--seed`.
  */
-import { createWriteStream } from 'node:fs';
-import { createRng, type Rng } from '../simulator/world/rng';
+import { createRng } from '../simulator/world/rng';
 import {
   UsageError,
   flags,
@@ -23,12 +22,14 @@ import {
   type CommandIo,
   type Subcommand,
 } from './command';
+import { draw, writeCsv } from './synth-basket.command';
 
 const USAGE = `npm run offline -- synth-recs --users N [flags]
   --users N                users (required)
   --products 2000          products (a category per hundred)
   --days 90                days of purchases
   --rate 0.1               shopping trips per user per day
+  --staples 0.5            chance that a consumable bought becomes a staple the user buys again each cycle
   --seed 7
   --start 2026-01-05       day 0 (UTC)
   --out FILE.csv           default stdout`;
@@ -41,6 +42,8 @@ export interface SynthRecsOptions {
   products: number;
   days: number;
   rate: number;
+  /** Chance that a consumable bought becomes one of the user's staples. Default 0.5. */
+  staples: number;
   seed: number;
   start: number;
 }
@@ -53,18 +56,6 @@ function cumulativeOf(weights: readonly number[]): Float64Array {
   let s = 0;
   weights.forEach((w, i) => (c[i] = s += w));
   return c;
-}
-
-function draw(rng: Rng, cumulative: Float64Array): number {
-  const x = rng.next() * cumulative[cumulative.length - 1]!;
-  let lo = 0;
-  let hi = cumulative.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cumulative[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export interface SynthCatalog {
@@ -125,7 +116,7 @@ export function synthLineItems(o: SynthRecsOptions): { rows: SynthRow[]; catalog
         const ratio = catalog.price[p]! / (priceLevel * Math.exp(3));
         if (ratio > 2 && rng.bernoulli(0.7)) continue;
         rows.push([u, t, p, 1 + rng.poisson(0.3), catalog.price[p]!]);
-        if (catalog.cycle[p]! > 0 && !staples.has(p) && rng.bernoulli(0.5))
+        if (catalog.cycle[p]! > 0 && !staples.has(p) && rng.bernoulli(o.staples))
           staples.set(p, t + catalog.cycle[p]! * rng.uniform(0.8, 1.2) * DAY_MS);
       }
       t += rng.exponential(1 / o.rate) * DAY_MS;
@@ -141,6 +132,7 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
     products: { type: 'string' },
     days: { type: 'string' },
     rate: { type: 'string' },
+    staples: { type: 'string' },
     seed: { type: 'string' },
     start: { type: 'string' },
     out: { type: 'string' },
@@ -154,27 +146,19 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
     products: numberFlag(v.products, 'products', 2000, (n) => Number.isInteger(n) && n >= 2, 'at least 2'),
     days: numberFlag(v.days, 'days', 90, positiveInteger, whole),
     rate: numberFlag(v.rate, 'rate', 0.1, positive, 'positive'),
+    staples: numberFlag(v.staples, 'staples', 0.5, (n) => n >= 0 && n <= 1, 'in [0, 1]'),
     seed: numberFlag(v.seed, 'seed', 7, Number.isInteger, 'a whole number'),
     start,
   };
   const { rows, catalog } = synthLineItems(o);
-  let text = 'user_id,timestamp,item,quantity,price,category\n';
-  const out = v.out ? createWriteStream(v.out) : undefined;
-  const flush = async () => {
-    if (out) {
-      if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', resolve));
-    } else io.out(text);
-    text = '';
-  };
-  for (const [u, t, p, q, price] of rows) {
-    text += `u${u},${(t / 1000).toFixed(0)},p${p},${q},${price.toFixed(2)},c${catalog.category[p]}\n`;
-    if (text.length > 1 << 20) await flush();
-  }
-  await flush();
-  if (out)
-    await new Promise<void>((resolve, reject) =>
-      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-    );
+  await writeCsv(
+    v.out,
+    io,
+    'user_id,timestamp,item,quantity,price,category',
+    rows,
+    ([u, t, p, q, price]) =>
+      `u${u},${(t / 1000).toFixed(0)},p${p},${q},${price.toFixed(2)},c${catalog.category[p]}`,
+  );
   io.err(
     `synth-recs: ${rows.length.toLocaleString('en-US')} line items, ${o.users} users, ${o.products} products\n`,
   );

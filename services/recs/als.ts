@@ -5,6 +5,7 @@
  * the regularisation scaled by the row's count, as MLlib does (ALS-WR). Production trains with Spark
  * (infra/spark); this one lets `npm run offline -- recs` run on anyone's CSV with no JVM, in seconds.
  */
+import { seededRandom } from '../ranking/trainer';
 import type { Strengths } from './candidates';
 
 export interface AlsOptions {
@@ -28,18 +29,6 @@ export interface AlsModel {
   userFactors: Float64Array;
   /** items x rank, row-major. */
   itemFactors: Float64Array;
-}
-
-/** mulberry32: a small seeded generator, so a run is repeatable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Solves A x = b in place for symmetric positive definite A (f x f, row-major); x lands in b. */
@@ -119,7 +108,7 @@ export function trainAls(strengths: Strengths, items: number, o: AlsOptions = DE
   byUser.forEach((row, u) => {
     for (const [i, s] of row) byItem[i]!.push([u, s]);
   });
-  const random = rng(o.seed);
+  const random = seededRandom(o.seed);
   const userFactors = new Float64Array(byUser.length * f);
   const itemFactors = new Float64Array(items * f);
   for (let i = 0; i < itemFactors.length; i++) itemFactors[i] = (random() - 0.5) * 0.1;
