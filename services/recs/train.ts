@@ -17,7 +17,7 @@
  * failed (the version in service stays).
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdirSync, readdirSync, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -234,6 +234,10 @@ async function main(argv: string[]): Promise<number> {
         ? await changedUsers(state.products, before, out.users, config.PRODUCT_RECS_PER_PUSH)
         : [];
     const dropped = await state.products.switchTo(version, now);
+    // The files of a version go with it; Spark's checkpoints are of no use once the job is done.
+    for (const old of dropped)
+      rmSync(resolve(config.PRODUCT_RECS_DIR, old), { recursive: true, force: true });
+    rmSync(join(dir, 'spark', '_checkpoints'), { recursive: true, force: true });
     err(
       `version ${version} in service (was ${before ?? 'none'}): ${users} users, ${out.items.length} products`,
     );

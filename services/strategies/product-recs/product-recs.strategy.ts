@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { SchemaError } from '../../../shared/errors';
 import { stableId } from '../../../shared/ids';
+import { TimeZone } from '../../../shared/schemas/common';
 import { lineItems } from '../../../shared/schemas/events.schema';
 import type { Candidate, Trigger } from '../../../shared/schemas/jobs.schema';
 import {
@@ -209,7 +210,7 @@ export const productRecs = defineStrategy({
     /** Cron of the training, run by the scheduler on Herald's clock; empty: by hand only. Default empty. */
     PRODUCT_RECS_TRAIN_CRON: z.string().default(''),
     /** Time zone of PRODUCT_RECS_TRAIN_CRON. Default UTC. */
-    PRODUCT_RECS_TRAIN_TZ: z.string().min(1).default('UTC'),
+    PRODUCT_RECS_TRAIN_TZ: TimeZone.default('UTC'),
     /** Days of purchases the training reads. Default 180. */
     PRODUCT_RECS_HISTORY_DAYS: num(1, 3650).default(180),
     /** Candidates kept per user in a version. Default 20. */
