@@ -297,7 +297,15 @@ public final class RecsJob {
     Dataset<Row> cands = alsTop.unionByName(cfTop).unionByName(strongest.select("u", "i"))
         .unionByName(everyone.crossJoin(broadcast(popTop.select("i"))))
         .distinct();
-    Dataset<Row> scored = model.transform(cands).withColumnRenamed("prediction", "als")
+    // ALS's score of each candidate is the dot product of its user's and product's factors (what
+    // model.transform computes). Both factor tables are small enough to broadcast (100k x rank floats), so
+    // the candidates are not shuffled for it, as transform's two joins would.
+    Dataset<Row> uf = model.userFactors().select(col("id").as("u"), col("features").as("uf"));
+    Dataset<Row> itf = model.itemFactors().select(col("id").as("i"), col("features").as("if"));
+    Dataset<Row> withAls = cands.join(broadcast(uf), "u").join(broadcast(itf), "i")
+        .select(col("u"), col("i"),
+            expr("aggregate(zip_with(uf, if, (x, y) -> x * y), 0D, (acc, x) -> acc + x)").as("als"));
+    Dataset<Row> scored = withAls
         .join(cf, new String[] {"u", "i"}, "left")
         .join(broadcast(pop), "i")
         .select(col("u"), col("i"), greatest(col("als"), lit(0.0)).as("als"),
