@@ -31,6 +31,13 @@ export const TTL = {
   scheduleTick: 7 * DAY,
   /** Re-drive markers: longer than the dead-letter topic keeps its letters (Kafka's default 7 days). */
   redriven: 30 * DAY,
+
+  /** A product not refreshed by a `products` event for this long leaves the catalog. */
+  product: 30 * DAY,
+  /** A user's recent line items (product recommendations), refreshed by each purchase of theirs. */
+  userProducts: 365 * DAY,
+  /** A version of the trained recommendations outlives its replacement by at most this long. */
+  recsVersion: 14 * DAY,
 } as const;
 
 /** Shards of the market-basket miner's counts: users are spread over them by a hash of their id. */
@@ -46,7 +53,17 @@ export const CAP = {
   modelVersions: 20,
   /** Promotions remembered for rollback. */
   modelHistory: 20,
+
+  /** A user's most recent line items kept for re-ranking (repurchase cycles, their average item price). */
+  userProducts: 100,
+  /** Products kept per category in the live popularity used for cold start. */
+  popularProducts: 500,
+  /** Versions of the trained recommendations kept (the current one and its predecessors, for rollback). */
+  recsVersions: 3,
 } as const;
+
+/** Shards of a version's per-user recommendations: users are spread over them by a hash of their id. */
+export const RECS_SHARDS = 16;
 
 export function stateKeys(prefix: string) {
   const k = (s: string) => `${prefix}:${s}`;
@@ -253,6 +270,36 @@ export function stateKeys(prefix: string) {
      * as the last score worker to report saw them. Bounded by the features.
      */
     modelDrift: k('{model}:drift'),
+
+    // ---- products and their recommendations (services/state/products.store.ts, services/recs)
+    /** hash: title, category, price, available ('1' | '0'), discount. TTL.product, refreshed by each event. */
+    product: (productId: string) => k(`{products}:p:${productId}`),
+    /**
+     * list: the user's line items, oldest first, each JSON { p: product id, q: quantity, u: unit price, at: ms }.
+     * Trimmed to the newest CAP.userProducts at each purchase. TTL.userProducts.
+     */
+    userProducts: (userId: string) => k(`up:${userId}`),
+    /**
+     * zset: product id -> line items bought in the category (live popularity, cold start before the first
+     * trained version). Trimmed to the CAP.popularProducts best at each write: bounded by the categories.
+     */
+    popularProducts: (category: string) => k(`{products}:pop:${category}`),
+    /** string: the version of the trained recommendations that strategies read. Switched after a full load. */
+    recsCurrent: k('recs:current'),
+    /** zset: version -> loaded at (ms). Trimmed to CAP.recsVersions; a trimmed version's keys are deleted. */
+    recsVersions: k('recs:versions'),
+    /**
+     * hash: user id -> JSON RecsRow (the user's blended candidates with their ALS, item-CF and popularity
+     * parts), one of RECS_SHARDS per version. No TTL while current; TTL.recsVersion from its load until it is
+     * switched to and from its replacement on; deleted when trimmed beyond CAP.recsVersions.
+     */
+    recsUsers: (version: string, shard: number) => k(`recs:${version}:u:${shard}`),
+    /**
+     * hash: product id -> JSON ItemRow (its item-CF neighbours and repurchase cycle), per version. Same bound.
+     */
+    recsItems: (version: string) => k(`recs:${version}:items`),
+    /** hash: category ('*' for all) -> JSON [product id, buyers][] most bought, per version. Same bound. */
+    recsPopular: (version: string) => k(`recs:${version}:popular`),
 
     // ---- schedule (services/campaigns)
     /** string: set NX when a campaign's tick fires. TTL.scheduleTick */

@@ -12,19 +12,21 @@ import {
   FeedbackV1,
   LocationV1,
   ProfileV1,
-  PurchaseV1,
+  ProductV1,
+  PurchaseEvent,
   PushSentV1,
   SaleV1,
   StoreV1,
 } from './schemas/events.schema';
 
 export const TOPICS = {
-  purchases: { suffix: 'purchases', schema: PurchaseV1, key: 'userId' },
+  purchases: { suffix: 'purchases', schema: PurchaseEvent, key: 'userId', versions: [1, 2] },
   browse: { suffix: 'browse', schema: BrowseV1, key: 'userId' },
   locations: { suffix: 'locations', schema: LocationV1, key: 'userId' },
   stores: { suffix: 'stores', schema: StoreV1, key: 'storeId' },
   sales: { suffix: 'sales', schema: SaleV1, key: 'saleId' },
   profiles: { suffix: 'profiles', schema: ProfileV1, key: 'userId' },
+  products: { suffix: 'products', schema: ProductV1, key: 'productId' },
   feedback: { suffix: 'feedback', schema: FeedbackV1, key: 'userId' },
   pushSent: { suffix: 'push.sent', schema: PushSentV1, key: 'userId' },
   decisions: { suffix: 'push.decisions', schema: DecisionV1, key: 'userId' },
@@ -42,6 +44,7 @@ export const INGEST_TOPICS = [
   'stores',
   'sales',
   'profiles',
+  'products',
 ] as const satisfies readonly TopicKey[];
 export type IngestTopic = (typeof INGEST_TOPICS)[number];
 

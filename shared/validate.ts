@@ -31,7 +31,9 @@ export function parseEvent<K extends TopicKey>(key: K, bytes: Buffer | null, now
     return { ok: false, reason: 'not a JSON object' };
   }
   const v = (json as { v?: unknown }).v;
-  if (v !== 1) return { ok: false, reason: `unknown version v=${JSON.stringify(v)} (known: 1)` };
+  const known: readonly number[] = 'versions' in TOPICS[key] ? TOPICS[key].versions : [1];
+  if (typeof v !== 'number' || !known.includes(v))
+    return { ok: false, reason: `unknown version v=${JSON.stringify(v)} (known: ${known.join(', ')})` };
   const parsed = TOPICS[key].schema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
   const event = parsed.data as TopicEvent<K>;

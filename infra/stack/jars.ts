@@ -80,7 +80,7 @@ export function requireTool(cmd: string, args: string[], hint: string): void {
 }
 
 /** Runs a command to completion with its output appended to a log file; resolves with its exit code. */
-function run(cmd: string, args: string[], cwd: string, logFile: string): Promise<number> {
+export function run(cmd: string, args: string[], cwd: string, logFile: string): Promise<number> {
   fs.appendFileSync(logFile, `\n# ${new Date().toISOString()} ${cmd} ${args.join(' ')}\n`);
   const fd = fs.openSync(logFile, 'a');
   return new Promise<number>((resolve, reject) => {

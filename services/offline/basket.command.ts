@@ -23,6 +23,7 @@ import {
   rates,
   readPurchaseLog,
   type BasketEvalResult,
+  type PurchaseColumns,
   type PurchaseLog,
 } from './basket';
 import { HeaderError } from './event-log';
@@ -40,6 +41,38 @@ const USAGE = `npm run offline -- basket --transactions FILE.csv [flags]
   --own-weight 0.5         weight of the user's own purchases in the +own blends
   --prior-strength 5       the rankings' options, for experiments
   --min-support 5`;
+
+/**
+ * Reads the `--transactions` file: a missing file or column is a UsageError (one line, exit 2); progress and
+ * the malformed rows (counted, the first few with their line) go to `io.err` under `label`.
+ */
+export async function readTransactions(
+  file: string,
+  columns: PurchaseColumns,
+  io: CommandIo,
+  label: string,
+): Promise<{ log: PurchaseLog; seconds: number }> {
+  try {
+    await access(file);
+  } catch {
+    throw new UsageError(`--transactions: cannot read ${file}`);
+  }
+  const started = performance.now();
+  let log: PurchaseLog;
+  try {
+    log = await readPurchaseLog(createReadStream(file, { highWaterMark: 1 << 20 }), columns, (rows) =>
+      io.err(`${label}: ${rows.toLocaleString('en-US')} rows read\n`),
+    );
+  } catch (err) {
+    if (err instanceof HeaderError) throw new UsageError(`${file}: ${err.message}`);
+    throw err;
+  }
+  if (log.malformed > 0) {
+    const first = log.examples.map((e) => `line ${e.line}: ${e.reason}`).join('; ');
+    io.err(`${label}: ${log.malformed} malformed rows skipped; first: ${first}\n`);
+  }
+  return { log, seconds: (performance.now() - started) / 1000 };
+}
 
 async function run(argv: string[], io: CommandIo): Promise<number> {
   const v = flags(argv, {
@@ -74,32 +107,16 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
       minSupport: numberFlag(v['min-support'], 'min-support', d.rank.minSupport, (n) => n >= 0, '>= 0'),
     },
   };
-  try {
-    await access(v.transactions);
-  } catch {
-    throw new UsageError(`--transactions: cannot read ${v.transactions}`);
-  }
-  const started = performance.now();
-  let log: PurchaseLog;
-  try {
-    log = await readPurchaseLog(
-      createReadStream(v.transactions, { highWaterMark: 1 << 20 }),
-      {
-        user: v['user-col'] ?? DEFAULT_PURCHASE_COLUMNS.user,
-        time: v['time-col'] ?? DEFAULT_PURCHASE_COLUMNS.time,
-        item: v['item-col'] ?? DEFAULT_PURCHASE_COLUMNS.item,
-      },
-      (rows) => io.err(`basket: ${rows.toLocaleString('en-US')} rows read\n`),
-    );
-  } catch (err) {
-    if (err instanceof HeaderError) throw new UsageError(`${v.transactions}: ${err.message}`);
-    throw err;
-  }
-  const readS = (performance.now() - started) / 1000;
-  if (log.malformed > 0) {
-    const first = log.examples.map((e) => `line ${e.line}: ${e.reason}`).join('; ');
-    io.err(`basket: ${log.malformed} malformed rows skipped; first: ${first}\n`);
-  }
+  const { log, seconds: readS } = await readTransactions(
+    v.transactions,
+    {
+      user: v['user-col'] ?? DEFAULT_PURCHASE_COLUMNS.user,
+      time: v['time-col'] ?? DEFAULT_PURCHASE_COLUMNS.time,
+      item: v['item-col'] ?? DEFAULT_PURCHASE_COLUMNS.item,
+    },
+    io,
+    'basket',
+  );
   const evalStarted = performance.now();
   const result = evaluateBasket(log, options);
   const evalS = (performance.now() - evalStarted) / 1000;

@@ -35,6 +35,10 @@ export interface PurchaseColumns {
   user: string;
   time: string;
   item: string;
+  /** Column of the units bought; optional in the file (absent or empty: 1). */
+  quantity?: string;
+  /** Column of the unit price; optional in the file (absent or empty: 0, unknown). */
+  price?: string;
 }
 
 export const DEFAULT_PURCHASE_COLUMNS: PurchaseColumns = {
@@ -48,6 +52,10 @@ export interface PurchaseLog {
   user: Int32Array;
   at: Float64Array;
   item: Int32Array;
+  /** Units bought per row (1 without a quantity column). */
+  qty: Float64Array;
+  /** Unit price per row (0 without a price column or with an empty cell). */
+  price: Float64Array;
   users: string[];
   items: string[];
   malformed: number;
@@ -59,10 +67,14 @@ export class PurchaseLogBuilder implements CsvSink {
   private header: string[] | undefined;
   private width = 0;
   private cols = [0, 0, 0];
+  /** Columns of quantity and price, -1 when the file has none. */
+  private extra = [-1, -1];
   private length = 0;
   private user = new Int32Array(1 << 16);
   private at = new Float64Array(1 << 16);
   private item = new Int32Array(1 << 16);
+  private qty = new Float64Array(1 << 16);
+  private price = new Float64Array(1 << 16);
   private readonly userIndex = new Map<string, number>();
   private readonly itemIndex = new Map<string, number>();
   private readonly users: string[] = [];
@@ -86,6 +98,7 @@ export class PurchaseLogBuilder implements CsvSink {
       this.header = header;
       this.width = header.length;
       this.cols = [this.columns.user, this.columns.time, this.columns.item].map((c) => header.indexOf(c));
+      this.extra = [this.columns.quantity, this.columns.price].map((c) => (c ? header.indexOf(c) : -1));
       return;
     }
     if (++this.records % 100_000 === 0) this.progress?.(this.records);
@@ -102,21 +115,20 @@ export class PurchaseLogBuilder implements CsvSink {
     const at = parseInstant(raw);
     if (Number.isNaN(at))
       return this.malformed(line, `unparseable ${this.columns.time} ${JSON.stringify(raw)}`);
-    if (this.length === this.user.length) {
-      const n = this.length * 2;
-      const u = new Int32Array(n);
-      u.set(this.user);
-      this.user = u;
-      const a = new Float64Array(n);
-      a.set(this.at);
-      this.at = a;
-      const it = new Int32Array(n);
-      it.set(this.item);
-      this.item = it;
-    }
+    const [qty, price] = this.extra.map((c, i) => {
+      const cell = c >= 0 ? fields[c]!.trim() : '';
+      return cell === '' ? (i === 0 ? 1 : 0) : Number(cell);
+    }) as [number, number];
+    if (!Number.isFinite(qty) || qty <= 0)
+      return this.malformed(line, `${this.columns.quantity} must be a positive number`);
+    if (!Number.isFinite(price) || price < 0)
+      return this.malformed(line, `${this.columns.price} must be a number >= 0`);
+    if (this.length === this.user.length) this.grow(this.length * 2);
     this.user[this.length] = this.indexOf(this.userIndex, this.users, user);
     this.item[this.length] = this.indexOf(this.itemIndex, this.items, item);
     this.at[this.length] = at;
+    this.qty[this.length] = qty;
+    this.price[this.length] = price;
     this.length++;
   }
 
@@ -132,11 +144,26 @@ export class PurchaseLogBuilder implements CsvSink {
       user: this.user.subarray(0, this.length),
       at: this.at.subarray(0, this.length),
       item: this.item.subarray(0, this.length),
+      qty: this.qty.subarray(0, this.length),
+      price: this.price.subarray(0, this.length),
       users: this.users,
       items: this.items,
       malformed: this.malformedRows,
       examples: this.examples,
     };
+  }
+
+  private grow(n: number): void {
+    const copy = <A extends Int32Array | Float64Array>(a: A, make: (n: number) => A): A => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.user = copy(this.user, (k) => new Int32Array(k));
+    this.item = copy(this.item, (k) => new Int32Array(k));
+    this.at = copy(this.at, (k) => new Float64Array(k));
+    this.qty = copy(this.qty, (k) => new Float64Array(k));
+    this.price = copy(this.price, (k) => new Float64Array(k));
   }
 
   private indexOf(index: Map<string, number>, list: string[], key: string): number {

@@ -6,6 +6,7 @@
  *   npm run offline -- export-sim --users N --days D [--seed S] [--out FILE.csv]
  *   npm run offline -- basket-table [--rebuild] [--top 5] [--json]   (the live table, from Redis)
  *   npm run offline -- basket --transactions FILE.csv [--split 0.8] [--horizon-days 14] [--k 3] [--json] ...
+ *   npm run offline -- recs --transactions FILE.csv [--k 5] [--split 0.8] [--horizon-days 14] [--json] ...
  *
  * Exit codes: 0 done, 2 bad flags or input (one line on stderr), 1 anything else.
  */
@@ -16,6 +17,8 @@ import { exportSimCommand } from './export-sim.command';
 import { opeCommand } from './ope.command';
 import { synthBasketCommand } from './synth-basket.command';
 import { sendTimeCommand } from './send-time.command';
+import { recsCommand } from './recs.command';
+import { synthRecsCommand } from './synth-recs.command';
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   'send-time': sendTimeCommand,
@@ -24,6 +27,8 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   'synth-basket': synthBasketCommand,
   'basket-table': basketTableCommand,
   ope: opeCommand,
+  recs: recsCommand,
+  'synth-recs': synthRecsCommand,
 };
 
 const usage = () =>

@@ -45,7 +45,7 @@ export interface SynthOptions {
 }
 
 /** Draws an index from cumulative weights. */
-function draw(rng: Rng, cumulative: Float64Array): number {
+export function draw(rng: Rng, cumulative: Float64Array): number {
   const x = rng.next() * cumulative[cumulative.length - 1]!;
   let lo = 0;
   let hi = cumulative.length - 1;
@@ -92,6 +92,33 @@ export function synthPurchases(o: SynthOptions): Array<[number, number, number]>
   return rows.sort((x, y) => x[1] - y[1]);
 }
 
+/** Writes `header` and a line per row to `file` (or `io.out` without one), a megabyte at a time. */
+export async function writeCsv<T>(
+  file: string | undefined,
+  io: CommandIo,
+  header: string,
+  rows: Iterable<T>,
+  line: (row: T) => string,
+): Promise<void> {
+  let text = `${header}\n`;
+  const out = file ? createWriteStream(file) : undefined;
+  const flush = async () => {
+    if (out) {
+      if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', resolve));
+    } else io.out(text);
+    text = '';
+  };
+  for (const row of rows) {
+    text += `${line(row)}\n`;
+    if (text.length > 1 << 20) await flush();
+  }
+  await flush();
+  if (out)
+    await new Promise<void>((resolve, reject) =>
+      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
+}
+
 async function run(argv: string[], io: CommandIo): Promise<number> {
   const v = flags(argv, {
     users: { type: 'string' },
@@ -125,23 +152,13 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   const rows = synthPurchases(o);
   const width = String(o.categories - 1).length;
   const name = (c: number) => `c${String(c).padStart(width, '0')}`;
-  let text = 'user_id,timestamp,category\n';
-  const out = v.out ? createWriteStream(v.out) : undefined;
-  const flush = async () => {
-    if (out) {
-      if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', resolve));
-    } else io.out(text);
-    text = '';
-  };
-  for (const [u, t, c] of rows) {
-    text += `u${u},${(t / 1000).toFixed(0)},${name(c)}\n`;
-    if (text.length > 1 << 20) await flush();
-  }
-  await flush();
-  if (out)
-    await new Promise<void>((resolve, reject) =>
-      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-    );
+  await writeCsv(
+    v.out,
+    io,
+    'user_id,timestamp,category',
+    rows,
+    ([u, t, c]) => `u${u},${(t / 1000).toFixed(0)},${name(c)}`,
+  );
   io.err(
     `synth-basket: ${rows.length} purchases, ${o.users} users, ${o.categories} categories, seed ${o.seed}\n`,
   );

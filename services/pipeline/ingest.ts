@@ -13,6 +13,7 @@ import type { IngestTopic } from '../../shared/topics';
 import type {
   Browse,
   LocationPing,
+  Product,
   Profile,
   Purchase,
   Sale,
@@ -35,6 +36,7 @@ export interface IngestPlan {
     purchases: Purchase[];
     locations: LocationPing[];
     browse: Browse[];
+    products: Product[];
   };
   triggers: Trigger[];
 }
@@ -52,6 +54,7 @@ export function planIngest(
     purchases: [],
     locations: [],
     browse: [],
+    products: [],
   };
   const listeners = new Map<IngestTopic, StrategyPlugin[]>();
   for (const s of strategies) {
@@ -77,6 +80,9 @@ export function planIngest(
       case 'browse':
         fold.browse.push(c.event as Browse);
         break;
+      case 'products':
+        fold.products.push(c.event as Product);
+        break;
     }
   }
   // Fold in event time order so the latest location or profile wins within a batch.
@@ -93,24 +99,25 @@ export function planIngest(
 }
 
 export function createIngest(deps: {
-  state: Pick<State, 'users' | 'catalog' | 'telemetry' | 'timing' | 'basket' | 'places'>;
+  state: Pick<State, 'users' | 'catalog' | 'telemetry' | 'timing' | 'basket' | 'places' | 'products'>;
   strategies: Map<string, StrategyPlugin>;
   batchSize: number;
   now: () => number;
   /** Evidence weights of purchases and browsing for the engagement-time model. */
   weights?: EvidenceWeights;
 }) {
-  const { users, catalog, telemetry, timing, basket, places } = deps.state;
+  const { users, catalog, telemetry, timing, basket, places, products } = deps.state;
   const weights = deps.weights ?? DEFAULT_ENGAGEMENT.weights;
   return async function ingest(events: ReadonlyArray<Consumed<IngestTopic>>): Promise<Outgoing[]> {
     const plan = planIngest(events, deps.strategies.values(), deps.now());
-    // Disjoint keys: one round trip's wait for all four. Counted as seen only once they are folded. The
+    // Disjoint keys: one round trip's wait for all five. Counted as seen only once they are folded. The
     // basket miner recognises a purchase it has counted by itself, so it takes every purchase, fresh or not.
     await Promise.all([
       catalog.fold(plan.fold),
       users.fold(plan.fold),
       users.countCategories(plan.fold.purchases),
       basket.record(plan.fold.purchases),
+      products.fold(plan.fold),
     ]);
     const fresh = await telemetry.markSeen(
       events.map((e) => `${e.topic}-${(e.event as { eventId: string }).eventId}`),

@@ -22,6 +22,10 @@ export interface RetrainDeps {
   /** Runs one retraining for the tick; resolves with the trainer's exit code. */
   run: (tick: number) => Promise<number>;
   logger: Pick<Logger, 'info' | 'error'>;
+  /** The schedule's name (its ticks are remembered under it). Default RETRAIN. */
+  name?: string;
+  /** What is trained, for the log. Default 'the score model'. */
+  what?: string;
 }
 
 /** One round of the schedule: starts the due tick's retraining, if any. Returns how many it started. */
@@ -29,15 +33,20 @@ export async function retrainRound(deps: RetrainDeps): Promise<number> {
   const now = deps.now();
   const tick = lastTick(deps.cron, deps.tz, now);
   if (tick === undefined || now - tick > deps.catchupMs) return 0;
-  if (await deps.schedule.fired(RETRAIN, tick)) return 0;
+  const name = deps.name ?? RETRAIN;
+  const what = deps.what ?? 'the score model';
+  if (await deps.schedule.fired(name, tick)) return 0;
   // Marked before it runs: a crash mid-training skips this tick rather than training twice.
-  await deps.schedule.markFired(RETRAIN, tick);
-  deps.logger.info({ tick: new Date(tick).toISOString() }, 'retraining the score model');
+  await deps.schedule.markFired(name, tick);
+  deps.logger.info({ tick: new Date(tick).toISOString() }, `retraining ${what}`);
   void deps.run(tick).then(
     (code) =>
       code === 0
-        ? deps.logger.info({ tick: new Date(tick).toISOString() }, 'retraining done')
-        : deps.logger.error({ code }, `retraining failed (trainer exit ${code}); the model in service stays`),
+        ? deps.logger.info({ tick: new Date(tick).toISOString() }, `retraining ${what} done`)
+        : deps.logger.error(
+            { code },
+            `retraining ${what} failed (trainer exit ${code}); what is in service stays`,
+          ),
     (err: unknown) => deps.logger.error({ err: String(err) }, 'retraining could not start'),
   );
   return 1;

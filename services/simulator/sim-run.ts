@@ -28,6 +28,7 @@ import {
   feedbackEvents,
   generateDay,
   initialEvents,
+  productsOf,
   recordPush,
   respond,
   sampleResponse,
@@ -42,7 +43,7 @@ export interface PushRecord {
   userId: string;
   strategy: string;
   candidateId: string;
-  kind: 'store' | 'sale';
+  kind: PushSent['candidate']['kind'];
   category: string;
   sentAt: number;
   day: number;
@@ -181,11 +182,19 @@ async function publish(producer: Producer, prefix: string, events: readonly AnyS
   });
 }
 
-/** What a user sees of a push, looked up in the world by the candidate's id. */
+/**
+ * What a user sees of a push, looked up in the world by the candidate's id. A product push is read like a
+ * sale without a place: its first product's category and discount.
+ */
 function pushSpecs(world: World): (p: PushSent) => PushSpec | undefined {
   const stores = new Map(world.stores.map((s) => [s.id, s]));
   const sales = new Map(world.sales.flat().map((s) => [s.id, s]));
+  const products = productsOf(world).byId;
   return (p) => {
+    if (p.candidate.kind === 'product') {
+      const s = products.get(p.candidate.id);
+      return s && { kind: 'sale', category: s.category, discount: s.discount };
+    }
     if (p.candidate.kind === 'store') {
       const s = stores.get(p.candidate.id);
       return (

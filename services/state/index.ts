@@ -10,6 +10,7 @@ import { DEFAULT_MINER, type MinerOptions } from '../affinity/basket-counts';
 import { createBasketStore } from './basket.store';
 import { createCatalogStore } from './catalog.store';
 import { createPlacesStore } from './places.store';
+import { createProductsStore } from './products.store';
 import { createDecisionsStore } from './decisions.store';
 import { createConciliationStore } from './conciliation.store';
 import { createModelsStore } from './models.store';
@@ -60,6 +61,7 @@ export function createState(
     places: createPlacesStore(redis, keys, clock),
     rateLimits: createRateLimitStore(redis, keys),
     models: createModelsStore(redis, keys),
+    products: createProductsStore(redis, keys),
   };
 }
 
@@ -77,3 +79,11 @@ export type { TraceEntry, TraceInput, TraceStage, TraceStore, Tracer } from './t
 export type { BasketStore, RecordResult } from './basket.store';
 export type { PlacesStore } from './places.store';
 export type { ModelsStore, StoredModel } from './models.store';
+export type {
+  ItemRow,
+  ProductLine,
+  ProductState,
+  ProductsStore,
+  RecsRow,
+  RecsVersion,
+} from './products.store';

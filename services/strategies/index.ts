@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { dailySale } from './daily-sale/daily-sale.strategy';
 import { marketBasket } from './market-basket/market-basket.strategy';
 import { onlineToOffline } from './online-to-offline/online-to-offline.strategy';
+import { productRecs } from './product-recs/product-recs.strategy';
 import type { StrategyDefinition, StrategyPlugin } from './strategy';
 
-export const STRATEGY_DEFINITIONS = [marketBasket, dailySale, onlineToOffline] as const;
+export const STRATEGY_DEFINITIONS = [marketBasket, dailySale, onlineToOffline, productRecs] as const;
 
 type Definition = (typeof STRATEGY_DEFINITIONS)[number];
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import type { IngestTopic, TopicEvent } from '../../shared/topics';
 import type { GeoPoint } from '../../shared/schemas/common';
 import type { Candidate, Target, Trigger } from '../../shared/schemas/jobs.schema';
-import type { SaleState, StoreState, UserState } from '../state';
+import type { ProductsStore, SaleState, StoreState, UserState } from '../state';
 import type { MinedTable } from '../affinity/basket-table';
 
 /** What targeting may read. */
@@ -26,6 +26,11 @@ export interface Catalog {
   ): Promise<Array<StoreState & { distanceKm: number }>>;
   /** A user's purchases per category. */
   userCategories?(userId: string): Promise<Record<string, number>>;
+  /** Products, users' line items and the trained recommendations (product recommendations). */
+  products?: Pick<
+    ProductsStore,
+    'current' | 'userRecs' | 'items' | 'popular' | 'livePopular' | 'history' | 'getProducts'
+  >;
   /**
    * Claims the cooldown of each (user, id) under `scope` for `token`; resolves to the ids free (or already
    * held by the same token, so a retry gets its claims back).

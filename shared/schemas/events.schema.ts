@@ -198,7 +198,8 @@ export const PushSentV1 = z.object({
   userId: Id,
   strategy: Strategy,
   targetId: Id,
-  candidate: z.object({ id: Id, kind: z.enum(['store', 'sale']), category: Category }),
+  /** kind 'product' (product recommendations): added within v1, for pushes that name products. */
+  candidate: z.object({ id: Id, kind: z.enum(['store', 'sale', 'product']), category: Category }),
   title: z.string(),
   body: z.string(),
   deepLink: z.string(),
@@ -254,3 +255,47 @@ export const DeadLetterV1 = z.object({
   at: Instant,
 });
 export type DeadLetter = z.infer<typeof DeadLetterV1>;
+
+/** One line of a purchase: which product, how many, at what unit price (in the purchase's currency). */
+export const LineItem = z.object({
+  productId: Id,
+  quantity: z.number().positive().max(10_000),
+  unitPrice: z.number().nonnegative().max(1_000_000),
+});
+export type LineItem = z.infer<typeof LineItem>;
+
+/**
+ * A purchase with its line items (product recommendations, services/recs). Beside v1, not instead of it:
+ * producers that know only stores and categories keep sending v1, and every consumer of v1's fields reads v2
+ * unchanged (v2 is v1's fields plus `items`).
+ */
+export const PurchaseV2 = PurchaseV1.extend({
+  v: z.literal(2),
+  items: z.array(LineItem).min(1).max(200),
+});
+export type PurchaseWithItems = z.infer<typeof PurchaseV2>;
+
+/** What the `purchases` topic carries: either version, told apart by `v`. */
+export const PurchaseEvent = z.discriminatedUnion('v', [PurchaseV1, PurchaseV2]);
+export type AnyPurchase = z.infer<typeof PurchaseEvent>;
+
+/** A purchase's line items: none for a v1 purchase. */
+export function lineItems(p: AnyPurchase | Purchase): readonly LineItem[] {
+  return 'items' in p && Array.isArray(p.items) ? p.items : [];
+}
+
+/** The product catalog (`products` topic): the latest event of a product is its state. */
+export const ProductV1 = z.object({
+  v: z.literal(1),
+  eventId: Id,
+  productId: Id,
+  title: z.string().min(1).max(200),
+  category: Category,
+  price: z.number().nonnegative().max(1_000_000),
+  /** Whether the product can be bought now; an unavailable product is never recommended. */
+  available: z.boolean(),
+  /** A percentage off the price, if any. */
+  discount: Discount.default(0),
+  at: Instant,
+});
+export type Product = z.infer<typeof ProductV1>;

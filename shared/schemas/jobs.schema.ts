@@ -7,10 +7,11 @@ import { z } from 'zod';
 import { Category, Discount, GeoPoint, Id, Strategy } from './common';
 import { DecisionV1 } from './events.schema';
 
-/** Something Herald could push: a store to visit or a sale to open. */
+/** Something Herald could push: a store to visit, a sale to open, or products picked for the user. */
 export const Candidate = z.object({
   id: Id,
-  kind: z.enum(['store', 'sale']),
+  /** 'product' (product recommendations) added after 'store' and 'sale'. */
+  kind: z.enum(['store', 'sale', 'product']),
   category: Category,
   title: z.string().min(1).max(200),
   discount: Discount,

@@ -82,7 +82,15 @@ describe('generateDay', () => {
     }
     expect(problems).toEqual([]);
     expect(all.length).toBeGreaterThan(10_000);
-    expect([...topics].sort()).toEqual(['browse', 'locations', 'profiles', 'purchases', 'sales', 'stores']);
+    expect([...topics].sort()).toEqual([
+      'browse',
+      'locations',
+      'products',
+      'profiles',
+      'purchases',
+      'sales',
+      'stores',
+    ]);
     const start = world.startMs + DAY_MS;
     const day = generateDay(world, 1);
     const outside = day.filter((e) => e.at < start || e.at >= start + DAY_MS);

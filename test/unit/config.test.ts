@@ -25,9 +25,11 @@ describe('Herald config', () => {
   it('composes every strategy’s own settings with the platform’s, each with its default', () => {
     const c = loadHeraldConfig({});
     expect(c.BATCH_SIZE).toBe(500);
-    expect(c.STRATEGIES).toEqual(['market-basket', 'daily-sale', 'online-to-offline']);
+    expect(c.STRATEGIES).toEqual(['market-basket', 'daily-sale', 'online-to-offline', 'product-recs']);
     expect(c.MARKET_BASKET_MAX_STORES).toBe(20);
     expect(c.DAILY_SALE_POLICY).toBe('personal');
+    expect(c.PRODUCT_RECS_BLEND).toEqual({ als: 0.4, cf: 0.4, pop: 0.2 });
+    expect(c.PRODUCT_RECS_TRAIN_CRON).toBe('');
   });
 
   it('refuses a strategy that is not registered, naming it', () => {

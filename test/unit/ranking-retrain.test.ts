@@ -57,4 +57,21 @@ describe('scheduled retraining', () => {
     expect(n).toBe(0);
     expect(runs).toEqual([]);
   });
+
+  it('keeps the ticks of a named schedule (the recommendations’ training) apart from the score model’s', async () => {
+    const schedule = memorySchedule();
+    const base = {
+      cron: '30 3 * * *',
+      tz: 'UTC',
+      now: () => tick + 5_000,
+      catchupMs: 60_000,
+      schedule,
+      run: () => Promise.resolve(0),
+      logger: quiet,
+    };
+    expect(await retrainRound({ ...base, name: 'recs-train', what: 'the product recommendations' })).toBe(1);
+    expect(await schedule.fired('recs-train', tick)).toBe(true);
+    expect(await schedule.fired(RETRAIN, tick)).toBe(false);
+    expect(await retrainRound(base)).toBe(1);
+  });
 });

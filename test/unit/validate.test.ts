@@ -18,9 +18,16 @@ describe('parseEvent', () => {
     expect(r).toEqual({ ok: true, event: { ...purchase, currency: 'USD' } });
   });
 
+  it('accepts a v2 purchase with its line items beside v1', () => {
+    const items = [{ productId: 'p1', quantity: 2, unitPrice: 3.5 }];
+    const r = parseEvent('purchases', bytes({ ...purchase, v: 2, items }), now);
+    expect(r).toEqual({ ok: true, event: { ...purchase, v: 2, items, currency: 'USD' } });
+  });
+
   it.each([
     ['bad JSON', '{"v":1,', /^invalid JSON/],
-    ['unknown version', { ...purchase, v: 2 }, /^unknown version v=2/],
+    ['unknown version', { ...purchase, v: 3 }, /^unknown version v=3 \(known: 1, 2\)/],
+    ['a v2 purchase without line items', { ...purchase, v: 2 }, /^items: /],
     ['a missing field', { ...purchase, userId: undefined }, /^userId: /],
     ['a negative amount', { ...purchase, amount: -3 }, /^amount: /],
     ['a time far in the future', { ...purchase, at: '2027-01-01T00:00:00Z' }, /^at: .* is in the future/],

@@ -12,6 +12,7 @@ import {
   startCampaignsNow,
 } from '../../services/campaigns/campaigns';
 import { retrainRound, spawnTrainer } from '../../services/ranking/retrain';
+import { spawnRecsTrainer } from '../../services/recs/train';
 import { fatal } from '../boot';
 import { stageMain } from '../stage-main';
 
@@ -72,6 +73,32 @@ if (config.RETRAIN_CRON) {
     logger,
   });
   rt.closers.unshift(() => retrain.stop());
+}
+// Product recommendations, trained on Spark by a child process on each tick of PRODUCT_RECS_TRAIN_CRON.
+if (config.PRODUCT_RECS_TRAIN_CRON) {
+  try {
+    lastTick(config.PRODUCT_RECS_TRAIN_CRON, config.PRODUCT_RECS_TRAIN_TZ, clock.now());
+  } catch (err) {
+    fatal(logger, err, 78);
+  }
+  const recsTrain = startLoop({
+    name: 'recs-train',
+    round: () =>
+      retrainRound({
+        name: 'recs-train',
+        what: 'the product recommendations',
+        cron: config.PRODUCT_RECS_TRAIN_CRON,
+        tz: config.PRODUCT_RECS_TRAIN_TZ,
+        now: () => clock.now(),
+        catchupMs: config.CAMPAIGN_CATCHUP_MINUTES * 60_000,
+        schedule: rt.state.schedule,
+        run: spawnRecsTrainer(),
+        logger,
+      }),
+    idleMs: config.SCHEDULER_POLL_MS,
+    logger,
+  });
+  rt.closers.unshift(() => recsTrain.stop());
 }
 logger.info({ campaigns: scheduler.scheduled }, 'schedule');
 if (process.argv.includes('--now')) {

@@ -1,7 +1,7 @@
 /**
  * What the world's users do, as the Kafka events production would carry: purchases (with sequential
- * category affinity built in), browsing, location pings, profile changes; plus the stores and the daily
- * sales. Pure and deterministic: a (user, day) pair has its own random streams, so a day can be generated
+ * category affinity built in, and their line items), browsing, location pings, profile changes; plus the
+ * stores, the products and the daily sales. Pure and deterministic: a (user, day) pair has its own random streams, so a day can be generated
  * alone, in any order, or in shards of users.
  *
  * Sequential affinity: after an organic purchase in A, for each B that follows A in the affinity table the
@@ -13,6 +13,7 @@ import type { IngestTopic, TopicEvent } from '../../../shared/topics';
 import type { ZoneShare } from './catalog';
 import { DAY_MS, SLOTS_PER_DAY, SLOT_MS } from './calendar';
 import { Rng, hashSeed } from './rng';
+import { lineItemsOf, productsOf } from './products';
 import { salesOfDay } from './sales';
 import { devicesAt, pushOptInAt, userId } from './truth';
 import { activeInstant, activeInstantBetween } from './users';
@@ -79,7 +80,7 @@ function flat(s: string): string {
   return s;
 }
 
-/** Stores and user profiles as of the start of the run (default one minute before day 0). */
+/** Stores, user profiles and products as of the start of the run (default one minute before day 0). */
 export function initialEvents(world: World, atMs: number = world.startMs - MINUTE_MS): AnySimEvent[] {
   const out: AnySimEvent[] = [];
   const at = iso(atMs);
@@ -103,6 +104,24 @@ export function initialEvents(world: World, atMs: number = world.startMs - MINUT
   }
   for (let i = 0; i < world.users.count; i++)
     out.push(profileEvent(world, i, atMs, `prf-${userId(world, i)}-init`));
+  for (const p of productsOf(world).all) {
+    out.push({
+      topic: 'products',
+      key: p.id,
+      at: atMs,
+      value: {
+        v: 1,
+        eventId: `prd-${p.id}-init`,
+        productId: p.id,
+        title: p.title,
+        category: p.category,
+        price: p.price,
+        available: true,
+        discount: p.discount,
+        at,
+      },
+    });
+  }
   return out;
 }
 
@@ -395,21 +414,23 @@ class DayGenerator {
       );
       this.browseEvent(uid, `brw-${suffix}-p`, 'purchase', category, product, p.at, out);
     }
+    const base = {
+      eventId: p.id,
+      userId: uid,
+      storeId,
+      category,
+      amount,
+      currency: zone.currency,
+      at: iso(p.at),
+      ...(location ? { location } : {}),
+    };
+    // The products bought (v2): drawn from streams of their own, so nothing above changes.
+    const items = lineItemsOf(world, uid, p.category, p.id);
     out.push({
       topic: 'purchases',
       key: uid,
       at: p.at,
-      value: {
-        v: 1,
-        eventId: p.id,
-        userId: uid,
-        storeId,
-        category,
-        amount,
-        currency: zone.currency,
-        at: iso(p.at),
-        ...(location ? { location } : {}),
-      },
+      value: items.length > 0 ? { v: 2, ...base, items } : { v: 1, ...base },
     });
   }
 

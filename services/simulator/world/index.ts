@@ -13,6 +13,7 @@ export { defaultZoneMix, prettyCategory, type ZoneShare } from './catalog';
 export { FollowUpTableSchema, type FollowEdge, type FollowUpTable } from './follow-ups';
 export { DEFAULT_ACTIVITY, PLATFORMS, type ActivityRates, type Platform, type UserTable } from './users';
 export { type StoreSpec } from './stores';
+export { lineItemsOf, productsOf, type ProductSpec, type WorldProducts } from './products';
 export { createSales, salesOfDay, type SaleSpec } from './sales';
 export {
   activeHoursOfUser,

@@ -8,7 +8,7 @@ import { SchemaError } from '../../../shared/errors';
 import { stableId } from '../../../shared/ids';
 import { Category, GeoPoint } from '../../../shared/schemas/common';
 import type { Candidate, Trigger } from '../../../shared/schemas/jobs.schema';
-import type { Purchase } from '../../../shared/schemas/events.schema';
+import type { AnyPurchase } from '../../../shared/schemas/events.schema';
 import { loadAffinity, type AffinityTable } from '../../affinity/affinity-table';
 import { effectiveAffinity, type MinedTable } from '../../affinity/basket-table';
 import { HERALD_OWN_WEIGHT } from '../../affinity/basket-rank';
@@ -21,7 +21,7 @@ const TriggerData = z.object({ category: Category, storeId: z.string(), location
 /** A suggestion is worth this long after the purchase. */
 const VALID_MS = 24 * 3_600_000;
 
-export function marketBasketTrigger(p: Purchase): Trigger {
+export function marketBasketTrigger(p: AnyPurchase): Trigger {
   return {
     strategy: MARKET_BASKET,
     triggerId: stableId('mb', p.eventId),
