@@ -170,7 +170,7 @@ export function createValueConciliateStage(deps: ValueConciliation): StageHandle
 
     const users = [...new Set(kept.map((o) => o.userId))];
     const [stored, engagement, contacts] = await Promise.all([
-      conc.offer(kept),
+      conc.offer(kept, now),
       conc.engagement(users, now),
       conc.contacts(users, now),
     ]);

@@ -15,11 +15,13 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     storeOffer(
       offers: string,
+      sent: string,
       strategy: string,
       json: string,
       score: number,
       decisionId: string,
       ttlMs: number,
+      now: number,
     ): Result<string[], Context>;
     decideIf(
       offers: string,
@@ -34,17 +36,22 @@ declare module 'ioredis' {
 
 const SCRIPTS = {
   /**
-   * Keeps the strategy's best offer for the user (a higher score replaces it; the same decision id refreshes
-   * it), bumps the offers' version when they changed, and returns them all: HGETALL's flat field/value list.
+   * Keeps the strategy's best live offer for the user: a higher score replaces it, the same decision id
+   * refreshes it, and so does any offer once the kept one was sent (its push id is in the user's sent record,
+   * KEYS[2]) or ended (its deadline is past ARGV[6]). Bumps the offers' version when they changed, and
+   * returns them all: HGETALL's flat field/value list.
    */
   storeOffer: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local keep = false
 if cur then
   local c = cjson.decode(cur)
-  keep = c.decisionId ~= ARGV[4] and tonumber(c.score) >= tonumber(ARGV[3])
+  local deadline = c.candidate.deadline
+  local live = not redis.call('ZSCORE', KEYS[2], c.decisionId)
+    and (deadline == nil or deadline == cjson.null or tonumber(deadline) > tonumber(ARGV[6]))
+  keep = live and c.decisionId ~= ARGV[4] and tonumber(c.score) >= tonumber(ARGV[3])
 end
 if not keep and cur ~= ARGV[2] then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -100,6 +107,7 @@ export function createConciliationStore(
     /** Stores each user's offer; returns every user's offers of the window as they now stand. */
     async offer(
       entries: ReadonlyArray<{ userId: string; winner: Winner }>,
+      now: number,
     ): Promise<Map<string, UserOffers>> {
       const out = new Map<string, UserOffers>();
       if (entries.length === 0) return out;
@@ -107,11 +115,13 @@ export function createConciliationStore(
       for (const e of entries) {
         p.storeOffer(
           keys.offers(e.userId),
+          keys.sent(e.userId),
           e.winner.strategy,
           JSON.stringify(e.winner),
           e.winner.score,
           e.winner.decisionId,
           ttl,
+          now,
         );
       }
       const res = (await execOrThrow(p)) as string[][];

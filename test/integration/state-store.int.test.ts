@@ -128,4 +128,39 @@ describe('state store', () => {
     const ttls = await Promise.all(perUser.map((k) => ns.redis.pttl(k)));
     expect(perUser.filter((_, i) => ttls[i]! < 0)).toEqual([]);
   });
+
+  it('keeps one live offer per strategy: yesterday’s sent or ended offer never blocks today’s', async () => {
+    const clock = new ManualClock(T0);
+    const state = createState(ns.redis, ns.prefix, clock);
+    const offer = (id: string, score: number, deadline?: number) => ({
+      userId: 'offers-u1',
+      winner: {
+        decisionId: id,
+        strategy: 'daily-sale',
+        targetId: `t-${id}`,
+        candidate: {
+          id: `c-${id}`,
+          kind: 'sale' as const,
+          category: 'shoes',
+          title: 'Sale',
+          discount: 20,
+          affinity: 0.5,
+          deepLink: 'herald://sale',
+          ...(deadline !== undefined ? { deadline } : {}),
+        },
+        score,
+        at: T0,
+      },
+    });
+    const ids = async (entries: Array<ReturnType<typeof offer>>, now = T0) =>
+      (await state.conciliation.offer(entries, now)).get('offers-u1')!.offers.map((o) => o.decisionId);
+    expect(await ids([offer('push-a', 1, T0 + DAY)])).toEqual(['push-a']);
+    // A weaker offer of the same strategy does not replace a live stronger one.
+    expect(await ids([offer('push-b', 0.5, T0 + DAY)])).toEqual(['push-a']);
+    // Once push-a went out, the next offer takes its place whatever its score.
+    await ns.redis.zadd(keys.sent('offers-u1'), T0, 'push-a');
+    expect(await ids([offer('push-c', 0.2, T0 + DAY)])).toEqual(['push-c']);
+    // And once push-c's candidate ended, the next one does too.
+    expect(await ids([offer('push-d', 0.1, T0 + 3 * DAY)], T0 + 2 * DAY)).toEqual(['push-d']);
+  });
 });
