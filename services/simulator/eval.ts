@@ -11,7 +11,8 @@
  * so state and the engagement model start from weeks of history; burn-in days then run through the pipeline
  * unmeasured, and the evaluated days are measured.
  *
- * The stack must be up (`npm run stack:up`). `--herald-env` backtests a configuration of Herald.
+ * The stack must be up (`npm run stack:up`). `--herald-env` backtests a configuration of Herald (every
+ * herald policy gets it).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -131,11 +132,18 @@ async function main() {
   for (const p of policies)
     if (p !== 'oracle' && !POLICIES[p])
       throw new Error(`--policies: unknown policy ${p} (known: ${Object.keys(POLICIES).join(', ')}, oracle)`);
-  for (const kv of (values['herald-env'] ?? '').split(',').filter(Boolean)) {
-    const [k, v] = kv.split('=');
-    if (!k || v === undefined) throw new Error(`--herald-env: expected KEY=VALUE, got ${kv}`);
-    POLICIES.herald!.env[k] = v;
+  // KEY=VALUE pairs split on commas; a piece without '=' continues the previous value (a list such as
+  // STRATEGIES=daily-sale,market-basket).
+  const pairs: Array<[string, string]> = [];
+  for (const piece of (values['herald-env'] ?? '').split(',').filter(Boolean)) {
+    const eq = piece.indexOf('=');
+    if (eq > 0) pairs.push([piece.slice(0, eq), piece.slice(eq + 1)]);
+    else if (pairs.length > 0) pairs[pairs.length - 1]![1] += `,${piece}`;
+    else throw new Error(`--herald-env: expected KEY=VALUE, got ${piece}`);
   }
+  // Every Herald policy gets them, so herald and its variants stay comparable.
+  for (const [k, v] of pairs)
+    for (const [name, policy] of Object.entries(POLICIES)) if (name.startsWith('herald')) policy.env[k] = v;
   const config = loadConfig();
   const say = (s: string) => process.stdout.write(`${s}\n`);
   // The world's ground truth of what follows what. Herald reads its own seed table (AFFINITY_PATH); that
