@@ -21,7 +21,9 @@ async function freeBase(): Promise<number> {
       s.listen(port, () => s.close(() => resolve(true)));
     });
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below Linux's ephemeral range (32768-60999): no outgoing connection (Kafka, Redis) is handed one of
+    // these ports between this check and the workers' listen.
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
     const ok = await Promise.all(Array.from({ length: 9 }, (_, i) => free(base + i)));
     if (ok.every(Boolean)) return base;
   }
