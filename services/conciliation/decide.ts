@@ -11,7 +11,8 @@ import { fnv1a, stableId } from '../../shared/ids';
 import type { Decision, DecisionArm, DecisionInput } from '../../shared/schemas/events.schema';
 import type { Winner } from '../../shared/schemas/jobs.schema';
 import { capReason, type Contact, type ContactRules } from './contact-rules';
-import { choose, contextOf, inHoldout, mulberry32, policyFingerprint, type PolicyConfig } from './policy';
+import { seededRandom } from '../timing/engagement';
+import { choose, contextOf, inHoldout, policyFingerprint, type PolicyConfig } from './policy';
 
 /** The bandit's counters as stored: `<strategy>|<context>|<type>`, `<strategy>|scoreSum`, `<strategy>|scoreN`. */
 export type BanditCounters = ReadonlyMap<string, number>;
@@ -175,7 +176,7 @@ export function decideUser(
     arms,
   };
   const decisionId = stableId('decision', d.userId, ...arms.map((a) => a.pushId));
-  const u = mulberry32(fnv1a(decisionId))();
+  const u = seededRandom(decisionId)();
   const c = choose(input, policy, u);
   const chosen = c.chosen >= 0 ? arms[c.chosen]! : null;
   const winner = chosen && !chosen.anticipated ? open.find((o) => o.decisionId === chosen.pushId)! : null;

@@ -24,6 +24,7 @@
  * of the choice, and `probabilities` recomputes it for any configuration from a logged input.
  */
 import type { DecisionInput } from '../../shared/schemas/events.schema';
+import { seededRandom } from '../ranking/trainer';
 
 export interface PolicyConfig {
   /** Nothing below this value is sent (expected opens per push, click-weighted). */
@@ -130,18 +131,6 @@ export function phi(x: number): number {
   return x >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }
 
-/** Mulberry32: a small, fast, seeded uniform generator. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Box-Muller from a uniform source. */
 function normal(rnd: () => number): number {
   const u = Math.max(rnd(), 1e-12);
@@ -173,7 +162,7 @@ export function probabilities(input: DecisionInput, c: PolicyConfig): number[] {
     ts[0] = pSend;
     ts[1] = 1 - pSend;
   } else {
-    const rnd = mulberry32(0x5eed);
+    const rnd = seededRandom(0x5eed);
     for (let d = 0; d < c.draws; d++) {
       let best = -1;
       let bestV = -Infinity;

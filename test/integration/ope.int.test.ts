@@ -2,9 +2,10 @@
  * `npm run offline -- ope --namespace NS` on real Kafka topics gives the numbers the same log gives from
  * files: the topic reader dedupes and skips what the file reader does, across partitions.
  */
+import { seededRandom } from '../../services/ranking/trainer';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_POLICY, choose, mulberry32, policyFingerprint } from '../../services/conciliation/policy';
+import { DEFAULT_POLICY, choose, policyFingerprint } from '../../services/conciliation/policy';
 import { main } from '../../services/offline/offline';
 import type { Decision, DecisionInput } from '../../shared/schemas/events.schema';
 import type { TopicKey } from '../../shared/topics';
@@ -15,7 +16,7 @@ const at = new Date(Date.now() - 3_600_000).toISOString();
 
 /** A log of `n` decisions between a daily sale and a market-basket store, chosen by the default policy. */
 function simulatedLog(n: number) {
-  const rnd = mulberry32(11);
+  const rnd = seededRandom(11);
   const decisions: Decision[] = [];
   const pushes: object[] = [];
   const feedback: object[] = [];

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../services/ranking/trainer';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +11,7 @@ import {
   type DecisionOutcome,
   type OpeUnit,
 } from '../../services/conciliation/ope';
-import {
-  DEFAULT_POLICY,
-  mulberry32,
-  policyFingerprint,
-  probabilities,
-} from '../../services/conciliation/policy';
+import { DEFAULT_POLICY, policyFingerprint, probabilities } from '../../services/conciliation/policy';
 import { decisionProblem } from '../../services/offline/decision-log';
 import { main } from '../../services/offline/offline';
 import { parseOverrides, type toJson } from '../../services/offline/ope.command';
@@ -168,7 +164,7 @@ describe('OPE on a simulated logged bandit', () => {
     [0.05, 0.2, 0.15],
   ];
   const n = 20_000;
-  const rnd = mulberry32(42);
+  const rnd = seededRandom(42);
   const uniform = [0.25, 0.25, 0.25, 0.25];
   const log = Array.from({ length: n }, (_, i) => {
     const ctx = rnd() < 0.5 ? 0 : 1;
