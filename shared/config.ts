@@ -123,8 +123,8 @@ export const baseConfigShape = {
    * with). Default value.
    */
   CONCILIATION: z.enum(['value', 'compare']).default('value'),
-  /** Nothing is sent below this expected value (click-weighted opens per push). Default 0.01. */
-  CONCILIATE_MIN_VALUE: z.coerce.number().min(0).max(10).default(0.01),
+  /** Nothing is sent below this expected value (click-weighted opens per push). Default 0.02 (0.01 until a second seed confirmed 0.02: README, Conciliation). */
+  CONCILIATE_MIN_VALUE: z.coerce.number().min(0).max(10).default(0.02),
   /** Share of decisions spread evenly over the arms and sending nothing (offline evaluation's support). Default 0.05. */
   CONCILIATE_EXPLORE: z.coerce.number().min(0).max(1).default(0.05),
   /** Weight of the click-to-open rate in a candidate's value. Default 1. */

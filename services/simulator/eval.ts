@@ -48,8 +48,8 @@ const POLICIES: Record<string, { description: string; env: Record<string, string
   },
   'herald-alt': {
     description:
-      'Herald as configured with a second conciliation configuration (a higher minimum value): the offline estimate from herald’s log is checked against it',
-    env: { CONCILIATE_MIN_VALUE: '0.02' },
+      'Herald as configured with a second conciliation configuration (a lower minimum value, the previous default): the offline estimate from herald’s log is checked against it',
+    env: { CONCILIATE_MIN_VALUE: '0.01' },
   },
   'herald-compare': {
     description:
