@@ -79,6 +79,7 @@ export function boot(name: string, opts: { metrics?: boolean } = {}): Runtime {
         (await state.users.getUsers([userId], { categories: true })).get(userId)?.categories ?? {},
       claimCooldowns: (scope, userId, ids, token, ms) =>
         state.places.claimCooldowns(scope, userId, ids, token, ms),
+      claimCooldownsMany: (scope, claims, ms) => state.places.claimCooldownsMany(scope, claims, ms),
       products: state.products,
     },
     deadLetters(producer) {

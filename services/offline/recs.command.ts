@@ -30,7 +30,9 @@ const USAGE = `npm run offline -- recs --transactions FILE.csv [flags]
   --rank 16                ALS: factors, alternations, regularisation, confidence slope
   --iterations 10
   --reg 0.1
-  --alpha 10`;
+  --alpha 10
+  --skip-within 0          the herald row's half-cycle skip (production: PRODUCT_RECS_SKIP_WITHIN, 0.5)
+  --no-learn               the herald row keeps production's blend and own weight instead of learning them`;
 
 async function run(argv: string[], io: CommandIo): Promise<number> {
   const v = flags(argv, {
@@ -48,6 +50,8 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
     iterations: { type: 'string' },
     reg: { type: 'string' },
     alpha: { type: 'string' },
+    'skip-within': { type: 'string' },
+    'no-learn': { type: 'boolean' },
   });
   if (!v.transactions) throw new UsageError('--transactions FILE.csv is required');
   const d = DEFAULT_RECS_EVAL;
@@ -55,6 +59,14 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
     k: numberFlag(v.k, 'k', d.k, positiveInteger, 'a positive whole number'),
     split: numberFlag(v.split, 'split', d.split, (n) => n > 0 && n < 1, 'in (0, 1)'),
     horizonDays: numberFlag(v['horizon-days'], 'horizon-days', d.horizonDays, positive, 'positive'),
+    skipWithin: numberFlag(
+      v['skip-within'],
+      'skip-within',
+      d.skipWithin,
+      (n) => n >= 0 && n <= 1,
+      'in [0, 1]',
+    ),
+    learn: !v['no-learn'],
     als: {
       ...d.als,
       rank: numberFlag(v.rank, 'rank', d.als.rank, positiveInteger, 'a positive whole number'),
@@ -89,6 +101,13 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
       `${log.items.length.toLocaleString('en-US')} products; read in ${readS.toFixed(2)} s, evaluated in ` +
       `${evalS.toFixed(2)} s (ALS ${result.alsSeconds.toFixed(2)} s)\n`,
   );
+  const l = result.learned;
+  io.err(
+    `recs: herald learned on ${l.validationUsers.toLocaleString('en-US')} validation users: blend ` +
+      `${l.blend.als},${l.blend.cf},${l.blend.pop} (PRODUCT_RECS_BLEND), own weight ${l.ownWeight} ` +
+      `(PRODUCT_RECS_OWN_WEIGHT); validation hit@${result.k} ${(100 * l.validationHit).toFixed(1)}% ` +
+      `(${(100 * l.validationHitDefaults).toFixed(1)}% with the defaults)\n`,
+  );
   io.out(v.json ? `${JSON.stringify(recsJson(result, log.malformed))}\n` : recsTable(result, log.malformed));
   return 0;
 }
@@ -104,6 +123,7 @@ export function recsJson(r: RecsEvalResult, malformed: number) {
     trainUsers: r.trainUsers,
     products: r.products,
     split: r.rows > 0 ? new Date(r.splitAt).toISOString() : null,
+    learned: r.learned,
   };
 }
 
@@ -112,7 +132,11 @@ export function recsTable(r: RecsEvalResult, malformed: number): string {
   const rows = [
     ['method', `hit@${r.k}`, `precision@${r.k}`, `recall@${r.k}`],
     ...RECS_METHODS.map((m) => [
-      m === 'herald' ? 'herald (blend + re-rank)' : m,
+      m === 'herald'
+        ? 'herald (learned re-rank)'
+        : m === 'herald-default'
+          ? 'herald, defaults (blend + re-rank)'
+          : m,
       pct(r.methods[m].hit),
       pct(r.methods[m].precision),
       pct(r.methods[m].recall),

@@ -33,11 +33,32 @@ export function createTargetStage(deps: {
         return hit;
       },
     };
-    const traced: Array<{ userId: string; entry: TraceInput }> = [];
-    for (const t of triggers) {
+    // A strategy that can target several triggers at once gets all of its triggers of the batch in one
+    // call (its reads shared: a few round trips per job instead of a few per trigger); the others get
+    // theirs one by one. Outcomes are placed back in trigger order.
+    const outcomes: Array<Target | null> = new Array<Target | null>(triggers.length).fill(null);
+    const byStrategy = new Map<StrategyPlugin, number[]>();
+    triggers.forEach((t, i) => {
       const strategy = deps.strategies.get(t.strategy);
       if (!strategy) throw new SchemaError(`trigger ${t.triggerId}`, `unknown strategy ${t.strategy}`);
-      const target = await strategy.target(t, catalog);
+      const list = byStrategy.get(strategy);
+      if (list) list.push(i);
+      else byStrategy.set(strategy, [i]);
+    });
+    for (const [strategy, at] of byStrategy) {
+      if (strategy.targetMany) {
+        const got = await strategy.targetMany(
+          at.map((i) => triggers[i]!),
+          catalog,
+        );
+        at.forEach((i, j) => (outcomes[i] = got[j] ?? null));
+      } else {
+        for (const i of at) outcomes[i] = await strategy.target(triggers[i]!, catalog);
+      }
+    }
+    const traced: Array<{ userId: string; entry: TraceInput }> = [];
+    for (const [i, t] of triggers.entries()) {
+      const target = outcomes[i] ?? null;
       if (target) targets.push(target);
       if (t.userId && deps.trace?.traced(t.userId, ctx.lane)) {
         traced.push({

@@ -14,7 +14,14 @@
  *   the ratio capped at 2.0 (so never below x0.75);
  * - upsell: a product dearer than the user's average but within 1.5x gets x(1 + upsell x (ratio - 1));
  * - availability: an unavailable product, or one the catalog does not know, is dropped;
- * - pushes: a product pushed to the user lately is dropped.
+ * - pushes: a product pushed to the user lately is dropped;
+ * - the user's own products (with `ownWeight` > 0): each product the user bought that has a cycle is a
+ *   candidate too, and every candidate scores (1 - ownWeight) x blend + ownWeight x p, where p is the
+ *   chance the user buys it again within `horizonDays` (0 for a product they never bought): the gap to
+ *   their next purchase of it is log-normal around its cycle (theirs, with two gaps or more; else the
+ *   product's), given that it has not come yet; a product they bought once is one they come back for with
+ *   their repeat propensity (the share of their products with a cycle that they did buy again, shrunk
+ *   towards `repeatPrior`), less the longer it stays unbought past its cycle.
  */
 
 /** A candidate with its parts, each in [0, 1]. */
@@ -76,6 +83,14 @@ export interface RerankOptions {
   priceCap: number;
   /** Slope of the boost of products a bit dearer than the user's average (up to priceSoftAbove). Default 0.1. */
   upsell: number;
+  /** Weight of the chance of buying again among the user's own products, 0..1. Default 0 (blend only). */
+  ownWeight: number;
+  /** The horizon of that chance, days. Default 7. */
+  horizonDays: number;
+  /** Prior chance that a product with a cycle bought once is bought again (shrinks the user's own). Default 0.3. */
+  repeatPrior: number;
+  /** Log-normal spread (sigma of the log) of the gap between purchases of a product around its cycle. Default 0.5. */
+  cycleSpread: number;
 }
 
 export const DEFAULT_RERANK: RerankOptions = {
@@ -85,6 +100,10 @@ export const DEFAULT_RERANK: RerankOptions = {
   priceSoftAbove: 1.5,
   priceCap: 2.0,
   upsell: 0.1,
+  ownWeight: 0,
+  horizonDays: 7,
+  repeatPrior: 0.3,
+  cycleSpread: 0.5,
 };
 
 /** One line item of the user's history: product, quantity, unit price (0 unknown), instant (ms). */
@@ -140,6 +159,97 @@ export function averageItemPrice(history: readonly HistoryLine[]): number | unde
   return n > 0 ? sum / n : undefined;
 }
 
+/** Purchases of one product less than half a day apart are one shopping trip. */
+const TRIP_MS = DAY_MS / 2;
+
+/** The user's shopping trips per product: instants (ms), oldest first, purchases within TRIP_MS merged. */
+export function tripsByProduct(history: readonly HistoryLine[]): Map<string, number[]> {
+  const all = new Map<string, number[]>();
+  for (const h of history) {
+    const times = all.get(h.id);
+    if (times) times.push(h.at);
+    else all.set(h.id, [h.at]);
+  }
+  for (const [id, times] of all) {
+    times.sort((a, b) => a - b);
+    all.set(
+      id,
+      times.filter((t, i) => i === 0 || t - times[i - 1]! >= TRIP_MS),
+    );
+  }
+  return all;
+}
+
+/** P(Z > z) of a standard normal (erfc, Numerical Recipes' Chebyshev fit, relative error < 1.2e-7). */
+function normalTail(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? erfc / 2 : 1 - erfc / 2;
+}
+
+/**
+ * The user's repeat propensity: of their products with a cycle first bought at least a cycle ago, the
+ * share they bought again, shrunk towards `prior` as if two more such products had been seen.
+ */
+export function repeatPropensity(
+  trips: ReadonlyMap<string, readonly number[]>,
+  cycleOf: (id: string) => number | undefined,
+  now: number,
+  prior: number,
+): number {
+  let eligible = 0;
+  let again = 0;
+  for (const [id, t] of trips) {
+    const cycle = cycleOf(id);
+    if (!cycle || now - t[0]! < cycle * DAY_MS) continue;
+    eligible++;
+    if (t.length > 1) again++;
+  }
+  return (again + 2 * prior) / (eligible + 2);
+}
+
+/**
+ * The chance that a user buys a product again within `horizonDays` of `now`, from their trips for it
+ * (oldest first), its cycle and their repeat propensity `rho` (see the module's header).
+ */
+export function rebuyProbability(
+  trips: readonly number[],
+  cycleDays: number,
+  now: number,
+  rho: number,
+  o: Pick<RerankOptions, 'horizonDays' | 'cycleSpread'>,
+): number {
+  const last = trips[trips.length - 1];
+  if (last === undefined || !(cycleDays > 0)) return 0;
+  const gaps = trips.slice(1).map((t, i) => (t - trips[i]!) / DAY_MS);
+  const median = gaps.length >= 2 ? [...gaps].sort((a, b) => a - b)[gaps.length >> 1]! : cycleDays;
+  const since = Math.max(0, (now - last) / DAY_MS);
+  const tail = (days: number) => (days <= 0 ? 1 : normalTail(Math.log(days / median) / o.cycleSpread));
+  const notYet = tail(since);
+  const within = notYet - tail(since + o.horizonDays);
+  // Bought again before: they come back for it. Bought once: with their propensity, weighed by the wait.
+  const r = trips.length > 1 ? 1 : rho;
+  const denominator = r * notYet + (1 - r);
+  return denominator > 0 ? (r * within) / denominator : 0;
+}
+
 /** Blends, re-ranks and sorts the candidates (best first, ties by id); drops what must not be sent. */
 export function rerank(
   candidates: readonly RecCandidate[],
@@ -149,11 +259,30 @@ export function rerank(
   const lastBought = new Map<string, number>();
   for (const h of ctx.history) lastBought.set(h.id, Math.max(lastBought.get(h.id) ?? -Infinity, h.at));
   const avg = averageItemPrice(ctx.history);
+  const trips = o.ownWeight > 0 ? tripsByProduct(ctx.history) : undefined;
+  const rho = trips ? repeatPropensity(trips, (id) => ctx.facts(id)?.cycleDays, ctx.now, o.repeatPrior) : 0;
+  const pool: RecCandidate[] = [...candidates];
+  const fromHistory = new Set<string>();
+  if (trips) {
+    const seen = new Set(candidates.map((c) => c.id));
+    for (const id of trips.keys()) {
+      if (seen.has(id)) continue;
+      pool.push({ id, als: 0, cf: 0, pop: 0 });
+      fromHistory.add(id);
+    }
+  }
   const out: Reranked[] = [];
-  for (const c of candidates) {
+  for (const c of pool) {
     const facts = ctx.facts(c.id);
     if (!facts || !facts.available || ctx.pushed?.has(c.id)) continue;
-    const blended = blendScore(c, o.blend, ctx.cold);
+    let blended = blendScore(c, o.blend, ctx.cold);
+    const own = trips?.get(c.id);
+    if (trips) {
+      const p = own && facts.cycleDays ? rebuyProbability(own, facts.cycleDays, ctx.now, rho, o) : 0;
+      // An own product no source named is worth only its chance of being bought again.
+      if (p === 0 && fromHistory.has(c.id)) continue;
+      blended = (1 - o.ownWeight) * blended + o.ownWeight * p;
+    }
     let score = blended;
     const why: string[] = [];
     const last = lastBought.get(c.id);

@@ -89,6 +89,35 @@ export function createPlacesStore(
       const res = await execOrThrow(p);
       return ids.filter((_, i) => res[2 * i] === 'OK' || res[2 * i + 1] === token);
     },
+
+    /**
+     * `claimCooldowns` for several claims in one round trip, applied in the order given (so a claim sees the
+     * claims before it, as calls one after another would); resolves to each claim's free ids.
+     */
+    async claimCooldownsMany(
+      scope: string,
+      claims: ReadonlyArray<{ userId: string; ids: readonly string[]; token: string }>,
+      cooldownMs: number,
+    ): Promise<string[][]> {
+      if (claims.every((c) => c.ids.length === 0)) return claims.map(() => []);
+      const ttl = ttlMs(clock, cooldownMs);
+      const p = redis.pipeline();
+      for (const c of claims) {
+        for (const id of c.ids) {
+          p.set(keys.cooldown(scope, c.userId, id), c.token, 'PX', ttl, 'NX');
+          p.get(keys.cooldown(scope, c.userId, id));
+        }
+      }
+      const res = await execOrThrow(p);
+      let at = 0;
+      return claims.map((c) =>
+        c.ids.filter(() => {
+          const i = at;
+          at += 2;
+          return res[i] === 'OK' || res[i + 1] === c.token;
+        }),
+      );
+    },
   };
 }
 

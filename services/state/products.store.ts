@@ -79,6 +79,11 @@ return 1`,
   },
 };
 
+function parseLine(s: string): ProductLine {
+  const e = JSON.parse(s) as { p: string; q: number; u: number; at: number };
+  return { productId: e.p, quantity: e.q, unitPrice: e.u, at: e.at };
+}
+
 const shardOf = (userId: string) => fnv1a(userId) % RECS_SHARDS;
 
 /** Writes of a version go in pipelines of this many commands. */
@@ -154,11 +159,16 @@ export function createProductsStore(redis: Redis, keys: StateKeys) {
 
     /** The user's recent line items, oldest first. */
     async history(userId: string): Promise<ProductLine[]> {
-      const raw = await redis.lrange(keys.userProducts(userId), 0, -1);
-      return raw.map((s) => {
-        const e = JSON.parse(s) as { p: string; q: number; u: number; at: number };
-        return { productId: e.p, quantity: e.q, unitPrice: e.u, at: e.at };
-      });
+      return (await redis.lrange(keys.userProducts(userId), 0, -1)).map(parseLine);
+    },
+
+    /** Several users' recent line items in one round trip, oldest first, in the order of `userIds`. */
+    async histories(userIds: readonly string[]): Promise<ProductLine[][]> {
+      if (userIds.length === 0) return [];
+      const p = redis.pipeline();
+      for (const u of userIds) p.lrange(keys.userProducts(u), 0, -1);
+      const res = (await execOrThrow(p)) as string[][];
+      return res.map((raw) => raw.map(parseLine));
     },
 
     /** The live most bought products of a category, [id, line items], best first. */
@@ -175,6 +185,14 @@ export function createProductsStore(redis: Redis, keys: StateKeys) {
     /** A user's trained row in `version`, or undefined (a user new since that training). */
     async userRecs(version: string, userId: string): Promise<RecsRow | undefined> {
       return parse<RecsRow>(await redis.hget(keys.recsUsers(version, shardOf(userId)), userId));
+    },
+
+    /** Several users' trained rows in `version` in one round trip, in the order of `userIds`. */
+    async usersRecs(version: string, userIds: readonly string[]): Promise<Array<RecsRow | undefined>> {
+      if (userIds.length === 0) return [];
+      const p = redis.pipeline();
+      for (const u of userIds) p.hget(keys.recsUsers(version, shardOf(u)), u);
+      return ((await execOrThrow(p)) as Array<string | null>).map((s) => parse<RecsRow>(s));
     },
 
     /** Trained facts of products in `version`. */

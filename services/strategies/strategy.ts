@@ -30,7 +30,8 @@ export interface Catalog {
   products?: Pick<
     ProductsStore,
     'current' | 'userRecs' | 'items' | 'popular' | 'livePopular' | 'history' | 'getProducts'
-  >;
+  > &
+    Partial<Pick<ProductsStore, 'histories' | 'usersRecs'>>;
   /**
    * Claims the cooldown of each (user, id) under `scope` for `token`; resolves to the ids free (or already
    * held by the same token, so a retry gets its claims back).
@@ -42,6 +43,15 @@ export interface Catalog {
     token: string,
     cooldownMs: number,
   ): Promise<string[]>;
+  /**
+   * `claimCooldowns` for several claims at once, applied in the order given (a claim sees those before
+   * it); resolves to each claim's free ids. Optional: without it, a strategy claims one call at a time.
+   */
+  claimCooldownsMany?(
+    scope: string,
+    claims: ReadonlyArray<{ userId: string; ids: readonly string[]; token: string }>,
+    cooldownMs: number,
+  ): Promise<string[][]>;
 }
 
 /** A store as a candidate: a visit to suggest, worth `affinity` to the user, until `deadline`. */
@@ -91,6 +101,12 @@ export interface StrategyPlugin {
   };
   /** The target of a trigger, or null when there is nothing worth notifying. */
   target(trigger: Trigger, catalog: Catalog): Promise<Target | null>;
+  /**
+   * The targets of several of this strategy's triggers (those of one target job, in their order), each
+   * what `target` gives for it when called one after another, with the reads shared across them.
+   * Optional: the target stage calls `target` per trigger without it.
+   */
+  targetMany?(triggers: readonly Trigger[], catalog: Catalog): Promise<Array<Target | null>>;
   /** Whether `features` reads the user's purchase mix (UserState.categories), which costs a read. */
   readonly usesCategories?: boolean;
   /**

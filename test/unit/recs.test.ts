@@ -16,8 +16,11 @@ import {
   DEFAULT_BLEND,
   blendScore,
   coldStartCandidates,
+  rebuyProbability,
+  repeatPropensity,
   rerank,
   scaleParts,
+  tripsByProduct,
   type ProductFacts,
 } from '../../services/recs/rerank';
 import { purchaseLogFromText } from '../../services/offline/basket';
@@ -182,6 +185,53 @@ describe('blend and re-ranking', () => {
     expect(out[1]!.score).toBeCloseTo(0.5 * 1.15 * 1.02, 9);
     expect(out[1]!.why).toEqual(['due', 'upsell']);
     expect(out[2]!.score).toBeCloseTo((0.6 * 1.5) / 1.8, 9);
+  });
+
+  it('the chance of buying again: a staple due now is likely, a product bought once long ago is not', () => {
+    const o = { horizonDays: 7, cycleSpread: 0.5 };
+    // Bought twice 10 days apart (one gap: the product's cycle, 10 days, is the median), last 10 days ago:
+    // P(gap in [10, 17) | gap >= 10) = (0.5 - Q(ln 1.7 / 0.5)) / 0.5.
+    expect(rebuyProbability([0, 10 * DAY], 10, 20 * DAY, 0.3, o)).toBeCloseTo(0.71143, 4);
+    // Bought once, 10 days ago: a comeback with the user's propensity 0.3.
+    expect(rebuyProbability([10 * DAY], 10, 20 * DAY, 0.3, o)).toBeCloseTo(0.12555, 4);
+    // Bought once 60 days ago, never again: six cycles without a comeback.
+    expect(rebuyProbability([0], 10, 60 * DAY, 0.3, o)).toBeLessThan(1e-4);
+    expect(rebuyProbability([0], 0, 60 * DAY, 0.3, o)).toBe(0);
+    // Propensity: of the products with a cycle first bought a cycle ago or more, the share bought again.
+    const trips = tripsByProduct([
+      { id: 'a', qty: 1, price: 1, at: 0 },
+      { id: 'a', qty: 1, price: 1, at: 3_600_000 }, // the same trip
+      { id: 'b', qty: 1, price: 1, at: 0 },
+      { id: 'b', qty: 1, price: 1, at: 10 * DAY },
+      { id: 'c', qty: 1, price: 1, at: 25 * DAY }, // too recent to count
+    ]);
+    expect(trips.get('a')).toEqual([0]);
+    expect(repeatPropensity(trips, () => 10, 30 * DAY, 0.3)).toBeCloseTo((1 + 0.6) / (2 + 2), 9);
+  });
+
+  it('with an own weight, a staple due again comes first even when no source named it', () => {
+    const now = 40 * DAY;
+    const facts = (id: string): ProductFacts | undefined =>
+      ({
+        milk: { available: true, price: 2, cycleDays: 10 },
+        tea: { available: true, price: 2, cycleDays: 30 },
+      })[id] ?? { available: true, price: 2 };
+    const history = [
+      { id: 'milk', qty: 1, price: 2, at: 10 * DAY },
+      { id: 'milk', qty: 1, price: 2, at: 20 * DAY },
+      { id: 'milk', qty: 1, price: 2, at: 30 * DAY },
+      { id: 'tea', qty: 1, price: 2, at: 35 * DAY }, // once, 5 days ago: not due for weeks
+    ];
+    const candidates = [{ id: 'jam', als: 0.6, cf: 0.6, pop: 0.6 }];
+    const off = rerank(candidates, { now, history, facts }, { ...DEFAULT_RERANK, skipWithin: 0 });
+    expect(off.map((r) => r.id)).toEqual(['jam']);
+    const on = rerank(
+      candidates,
+      { now, history, facts },
+      { ...DEFAULT_RERANK, skipWithin: 0, ownWeight: 0.5 },
+    );
+    expect(on.map((r) => r.id)).toEqual(['milk', 'jam', 'tea']);
+    expect(on[1]!.score).toBeCloseTo(0.5 * 0.6, 9);
   });
 
   it('cold start: item-CF from the first purchase and popularity, each scaled', () => {

@@ -14,7 +14,8 @@ import { SchemaError } from '../../../shared/errors';
 import { stableId } from '../../../shared/ids';
 import { TimeZone } from '../../../shared/schemas/common';
 import { lineItems } from '../../../shared/schemas/events.schema';
-import type { Candidate, Trigger } from '../../../shared/schemas/jobs.schema';
+import type { Candidate, Target, Trigger } from '../../../shared/schemas/jobs.schema';
+import type { ItemRow, RecsRow } from '../../state';
 import {
   DEFAULT_RERANK,
   coldStartCandidates,
@@ -34,6 +35,24 @@ const COLD_POPULAR = 50;
 const SEP = ' · ';
 
 const TriggerData = z.object({ version: z.string().optional() });
+
+/** Claims in order: in one call when the catalog can, else one call each; each claim's free ids. */
+async function claimAll(
+  catalog: Catalog,
+  claims: ReadonlyArray<{ userId: string; ids: string[]; token: string }>,
+  cooldownMs: number,
+): Promise<string[][]> {
+  if (catalog.claimCooldownsMany) return catalog.claimCooldownsMany(PRODUCT_RECS, claims, cooldownMs);
+  const out: string[][] = [];
+  for (const c of claims) {
+    out.push(
+      catalog.claimCooldowns
+        ? await catalog.claimCooldowns(PRODUCT_RECS, c.userId, c.ids, c.token, cooldownMs)
+        : c.ids,
+    );
+  }
+  return out;
+}
 
 /** The trigger the trainer sends for a user whose picks changed in a new version. */
 export function productRecsTrigger(userId: string, version: string, at: number): Trigger {
@@ -56,30 +75,196 @@ export interface ProductRecsOptions {
   maxAgeMs: number;
 }
 
-/** The user's candidates (trained, or cold start) and whether they are cold. */
+type Products = NonNullable<Catalog['products']>;
+
+/** Several users' line items: one round trip when the store can, else one read each, all at once. */
+function historiesOf(products: Products, userIds: readonly string[]) {
+  return products.histories
+    ? products.histories(userIds)
+    : Promise.all(userIds.map((u) => products.history(u)));
+}
+
+/** Several users' trained rows in `version`, the same way. */
+function rowsOf(products: Products, version: string, userIds: readonly string[]) {
+  return products.usersRecs
+    ? products.usersRecs(version, userIds)
+    : Promise.all(userIds.map((u) => products.userRecs(version, u)));
+}
+
+/** The distinct products of a history, first bought first: the first five name a new user's categories. */
+const firstProducts = (history: ReadonlyArray<{ productId: string }>) =>
+  [...new Set(history.map((h) => h.productId))].slice(0, 5);
+
+/**
+ * Each user's candidates (trained, or cold start) and whether they are cold, for a batch of users: the
+ * reads of all the cold ones are shared (their first products, those products' neighbours, the popular
+ * products of their categories).
+ */
 async function candidatesOf(
-  products: NonNullable<Catalog['products']>,
+  products: Products,
   version: string | null,
-  userId: string,
-  history: ReadonlyArray<{ productId: string }>,
-): Promise<{ candidates: RecCandidate[]; cold: boolean }> {
-  const row = version ? await products.userRecs(version, userId) : undefined;
-  if (row) return { candidates: row.c.map(([id, als, cf, pop]) => ({ id, als, cf, pop })), cold: false };
-  const first = history[0]?.productId;
-  const firstProducts = [...new Set(history.map((h) => h.productId))].slice(0, 5);
-  const known = await products.getProducts(firstProducts);
-  const categories = [...new Set(firstProducts.flatMap((id) => known.get(id)?.category ?? []))].slice(0, 2);
-  const neighbours = version && first ? ((await products.items(version, [first])).get(first)?.n ?? []) : [];
-  const popular: Array<[string, number]> = [];
-  for (const c of categories.length > 0 ? categories : ['*']) {
-    popular.push(
-      ...(version ? await products.popular(version, c) : await products.livePopular(c, COLD_POPULAR)),
-    );
-  }
-  return { candidates: coldStartCandidates(neighbours, popular), cold: true };
+  rows: ReadonlyArray<RecsRow | undefined>,
+  histories: ReadonlyArray<ReadonlyArray<{ productId: string }>>,
+): Promise<Array<{ candidates: RecCandidate[]; cold: boolean }>> {
+  const coldOnes = histories.flatMap((h, i) => (rows[i] ? [] : [h]));
+  const firsts = [...new Set(coldOnes.flatMap((h) => h[0]?.productId ?? []))];
+  const [known, neighbours] = await Promise.all([
+    products.getProducts([...new Set(coldOnes.flatMap(firstProducts))]),
+    version && firsts.length > 0
+      ? products.items(version, firsts)
+      : Promise.resolve(new Map<string, ItemRow>()),
+  ]);
+  const categoriesOf = (h: ReadonlyArray<{ productId: string }>) => {
+    const cs = [...new Set(firstProducts(h).flatMap((id) => known.get(id)?.category ?? []))].slice(0, 2);
+    return cs.length > 0 ? cs : ['*'];
+  };
+  const categories = [...new Set(coldOnes.flatMap(categoriesOf))];
+  const popular = new Map(
+    await Promise.all(
+      categories.map(
+        async (c) =>
+          [
+            c,
+            version ? await products.popular(version, c) : await products.livePopular(c, COLD_POPULAR),
+          ] as const,
+      ),
+    ),
+  );
+  return histories.map((h, i) => {
+    const row = rows[i];
+    if (row) return { candidates: row.c.map(([id, als, cf, pop]) => ({ id, als, cf, pop })), cold: false };
+    const first = h[0]?.productId;
+    const fromPopular = categoriesOf(h).flatMap((c) => popular.get(c) ?? []);
+    return {
+      candidates: coldStartCandidates((first && neighbours.get(first)?.n) || [], fromPopular),
+      cold: true,
+    };
+  });
+}
+
+/** Splits triggers into waves in which a user appears once, keeping their order (see targetBatch). */
+function waves<T extends { userId?: string | undefined }>(triggers: readonly T[]): Array<Array<[number, T]>> {
+  const out: Array<Array<[number, T]>> = [];
+  const seen = new Map<string, number>();
+  triggers.forEach((t, i) => {
+    const w = seen.get(t.userId ?? '') ?? 0;
+    seen.set(t.userId ?? '', w + 1);
+    (out[w] ??= []).push([i, t]);
+  });
+  return out;
 }
 
 export function createProductRecs(opts: ProductRecsOptions): StrategyPlugin {
+  /**
+   * The targets of a batch of triggers, in their order. A user's second trigger in the batch goes in a
+   * later wave, after their first has claimed its products, so the outcome is that of one trigger after
+   * another; within a wave users are distinct and their reads and claims touch nothing of each other.
+   */
+  async function targetMany(triggers: readonly Trigger[], catalog: Catalog): Promise<Array<Target | null>> {
+    for (const t of triggers) {
+      if (!t.userId || !TriggerData.safeParse(t.data).success)
+        throw new SchemaError(`trigger ${t.triggerId}`, 'product-recs trigger needs userId');
+    }
+    const out: Array<Target | null> = triggers.map(() => null);
+    const products = catalog.products;
+    if (!products) return out;
+    for (const wave of waves(triggers)) {
+      const got = await targetBatch(
+        wave.map(([, t]) => t),
+        products,
+        catalog,
+      );
+      wave.forEach(([i], j) => (out[i] = got[j] ?? null));
+    }
+    return out;
+  }
+
+  /** Targets of triggers of distinct users: every read and each claim round is one batch for all of them. */
+  async function targetBatch(
+    triggers: readonly Trigger[],
+    products: Products,
+    catalog: Catalog,
+  ): Promise<Array<Target | null>> {
+    const userIds = triggers.map((t) => t.userId!);
+    const [version, lines] = await Promise.all([products.current(), historiesOf(products, userIds)]);
+    const rows = version ? await rowsOf(products, version, userIds) : userIds.map(() => undefined);
+    const users = await candidatesOf(products, version, rows, lines);
+    // With an own weight, re-ranking also weighs the user's own products: their facts are read too.
+    const ids = [
+      ...new Set([
+        ...users.flatMap((u) => u.candidates.map((c) => c.id)),
+        ...(opts.rerank.ownWeight > 0 ? lines.flatMap((l) => l.map((x) => x.productId)) : []),
+      ]),
+    ];
+    const [known, trained] = await Promise.all([
+      products.getProducts(ids),
+      version ? products.items(version, ids) : Promise.resolve(new Map<string, ItemRow>()),
+    ]);
+    const ranked = triggers.map((trigger, i) =>
+      users[i]!.candidates.length === 0 && (opts.rerank.ownWeight === 0 || lines[i]!.length === 0)
+        ? []
+        : rerank(
+            users[i]!.candidates,
+            {
+              now: trigger.at,
+              cold: users[i]!.cold,
+              history: lines[i]!.map((l) => ({
+                id: l.productId,
+                qty: l.quantity,
+                price: l.unitPrice,
+                at: l.at,
+              })),
+              facts: (id) => {
+                const p = known.get(id);
+                const cycleDays = trained.get(id)?.c;
+                return p && { available: p.available, price: p.price, ...(cycleDays ? { cycleDays } : {}) };
+              },
+            },
+            opts.rerank,
+          ),
+    );
+    // Products pushed lately are claimed by another trigger: take the next ones, a few rounds at most.
+    const picked: string[][] = triggers.map(() => []);
+    const next: number[] = triggers.map(() => 0);
+    for (let round = 0; round < 3; round++) {
+      const claims = triggers.flatMap((trigger, i) => {
+        if (picked[i]!.length >= opts.perPush || next[i]! >= ranked[i]!.length) return [];
+        const want = ranked[i]!.slice(next[i], next[i]! + opts.perPush - picked[i]!.length).map((r) => r.id);
+        next[i]! += want.length;
+        return [{ i, userId: userIds[i]!, ids: want, token: trigger.triggerId }];
+      });
+      if (claims.length === 0) break;
+      const free = await claimAll(catalog, claims, opts.cooldownMs);
+      claims.forEach((c, j) => picked[c.i]!.push(...c.ids.filter((id) => free[j]!.includes(id))));
+    }
+    return triggers.map((trigger, i) => {
+      const ids = picked[i]!;
+      const top = ids[0] !== undefined ? known.get(ids[0]) : undefined;
+      if (!top) return null;
+      const best = ranked[i]!.find((r) => r.id === top.productId)!;
+      const candidate: Candidate = {
+        id: top.productId,
+        kind: 'product',
+        category: top.category,
+        title: ids
+          .map((id) => known.get(id)!.title.replaceAll(SEP, ' '))
+          .join(SEP)
+          .slice(0, 200),
+        discount: top.discount,
+        affinity: Math.min(1, best.score),
+        deepLink: `herald://products/${ids.join(',')}`,
+        deadline: trigger.at + VALID_MS,
+      };
+      return {
+        strategy: PRODUCT_RECS,
+        targetId: trigger.triggerId,
+        at: trigger.at,
+        audience: { kind: 'user', userId: userIds[i]! },
+        candidates: [candidate],
+      };
+    });
+  }
+
   return {
     name: PRODUCT_RECS,
     events: {
@@ -97,68 +282,9 @@ export function createProductRecs(opts: ProductRecsOptions): StrategyPlugin {
       },
     },
     async target(trigger, catalog) {
-      if (!trigger.userId || !TriggerData.safeParse(trigger.data).success)
-        throw new SchemaError(`trigger ${trigger.triggerId}`, 'product-recs trigger needs userId');
-      const products = catalog.products;
-      if (!products) return null;
-      const userId = trigger.userId;
-      const [version, lines] = await Promise.all([products.current(), products.history(userId)]);
-      const { candidates, cold } = await candidatesOf(products, version, userId, lines);
-      if (candidates.length === 0) return null;
-      const ids = candidates.map((c) => c.id);
-      const [known, trained] = await Promise.all([
-        products.getProducts(ids),
-        version ? products.items(version, ids) : Promise.resolve(new Map<string, { c?: number }>()),
-      ]);
-      const ranked = rerank(
-        candidates,
-        {
-          now: trigger.at,
-          cold,
-          history: lines.map((l) => ({ id: l.productId, qty: l.quantity, price: l.unitPrice, at: l.at })),
-          facts: (id) => {
-            const p = known.get(id);
-            const cycleDays = trained.get(id)?.c;
-            return p && { available: p.available, price: p.price, ...(cycleDays ? { cycleDays } : {}) };
-          },
-        },
-        opts.rerank,
-      );
-      // Products pushed lately are claimed by another trigger: take the next ones, a few rounds at most.
-      const picked: string[] = [];
-      let next = 0;
-      for (let round = 0; round < 3 && picked.length < opts.perPush && next < ranked.length; round++) {
-        const want = ranked.slice(next, next + opts.perPush - picked.length).map((r) => r.id);
-        next += want.length;
-        const free = catalog.claimCooldowns
-          ? await catalog.claimCooldowns(PRODUCT_RECS, userId, want, trigger.triggerId, opts.cooldownMs)
-          : want;
-        picked.push(...want.filter((id) => free.includes(id)));
-      }
-      const top = picked[0] !== undefined ? known.get(picked[0]) : undefined;
-      if (!top) return null;
-      const best = ranked.find((r) => r.id === top.productId)!;
-      const candidate: Candidate = {
-        id: top.productId,
-        kind: 'product',
-        category: top.category,
-        title: picked
-          .map((id) => known.get(id)!.title.replaceAll(SEP, ' '))
-          .join(SEP)
-          .slice(0, 200),
-        discount: top.discount,
-        affinity: Math.min(1, best.score),
-        deepLink: `herald://products/${picked.join(',')}`,
-        deadline: trigger.at + VALID_MS,
-      };
-      return {
-        strategy: PRODUCT_RECS,
-        targetId: trigger.triggerId,
-        at: trigger.at,
-        audience: { kind: 'user', userId },
-        candidates: [candidate],
-      };
+      return (await targetMany([trigger], catalog))[0] ?? null;
     },
+    targetMany,
     features: (c) => ({ affinity: c.affinity }),
     render(c) {
       const [first, ...rest] = c.title.split(SEP);
@@ -201,6 +327,18 @@ export const productRecs = defineStrategy({
     PRODUCT_RECS_PRICE_CAP: num(1, 100).default(DEFAULT_RERANK.priceCap),
     /** Upsell slope for products a bit dearer than the user's average. Default 0.1. */
     PRODUCT_RECS_UPSELL: num(0, 10).default(DEFAULT_RERANK.upsell),
+    /**
+     * Weight of the chance that the user buys one of their own products again within
+     * PRODUCT_RECS_HORIZON_DAYS, against the blend (`npm run offline -- recs` learns it from a history).
+     * Default 0 (the blend only).
+     */
+    PRODUCT_RECS_OWN_WEIGHT: num(0, 1).default(DEFAULT_RERANK.ownWeight),
+    /** Horizon of that chance, days. Default 7. */
+    PRODUCT_RECS_HORIZON_DAYS: num(0.01, 365).default(DEFAULT_RERANK.horizonDays),
+    /** Prior chance that a product with a cycle bought once is bought again. Default 0.3. */
+    PRODUCT_RECS_REPEAT_PRIOR: num(0, 1).default(DEFAULT_RERANK.repeatPrior),
+    /** Log-normal spread of the gap between purchases of a product around its cycle. Default 0.5. */
+    PRODUCT_RECS_CYCLE_SPREAD: num(0.01, 5).default(DEFAULT_RERANK.cycleSpread),
     /** A product named in a push is not named to the user again for this many days. Default 7. */
     PRODUCT_RECS_COOLDOWN_DAYS: num(0, 365).default(7),
     /** A purchase older than this (by its own time) triggers no real-time push. Default 60. */
@@ -245,6 +383,10 @@ export const productRecs = defineStrategy({
         priceSoftAbove: c.PRODUCT_RECS_PRICE_SOFT,
         priceCap: c.PRODUCT_RECS_PRICE_CAP,
         upsell: c.PRODUCT_RECS_UPSELL,
+        ownWeight: c.PRODUCT_RECS_OWN_WEIGHT,
+        horizonDays: c.PRODUCT_RECS_HORIZON_DAYS,
+        repeatPrior: c.PRODUCT_RECS_REPEAT_PRIOR,
+        cycleSpread: c.PRODUCT_RECS_CYCLE_SPREAD,
       },
       cooldownMs: c.PRODUCT_RECS_COOLDOWN_DAYS * 86_400_000,
       maxAgeMs: c.PRODUCT_RECS_MAX_AGE_MINUTES * 60_000,
