@@ -17,9 +17,10 @@ import {
   FEATURE_COUNT,
   FEATURE_SCHEMA_HASH,
   NO_ENGAGEMENT,
+  candidateColumns,
   localClock,
+  rowWriter,
   userContext,
-  writeRow,
   type EngagementCounts,
 } from '../ranking/features';
 import { runModel, type LoadedModel, type ModelServer } from '../ranking/model-server';
@@ -97,11 +98,17 @@ export interface ModelScoring {
   logger: Pick<Logger, 'warn'>;
 }
 
-/** Pure: the feature rows of every (user, candidate) pair of the groups, in group, user, candidate order. */
+/**
+ * Pure: the feature rows of every (user, candidate) pair of the groups, in group, user, candidate order
+ * (a user missing from `users` has no rows). Each row equals `featureVector` of its pair; the work is
+ * shared where the values are: the local clock once per (zone, instant), the user's columns once per user,
+ * the candidate's once per group, the category columns once per (user, category), the strategy's affinity
+ * once per user when it offers `affinities`. One Float32Array, no per-row objects.
+ */
 export function featureRows(
   groups: readonly Group[],
   users: ReadonlyMap<string, UserState>,
-  strategyOf: (g: Group) => Pick<StrategyPlugin, 'features'>,
+  strategyOf: (g: Group) => Pick<StrategyPlugin, 'features' | 'affinities'>,
   engagement: ReadonlyMap<string, EngagementCounts>,
   hours: ReadonlyMap<string, ArrayLike<number>>,
 ): { x: Float32Array; n: number } {
@@ -110,9 +117,14 @@ export function featureRows(
   const x = new Float32Array(n * FEATURE_COUNT);
   // One local clock per (zone, instant): luxon is the dearest part of a row.
   const clocks = new Map<string, { hour: number; weekday: number }>();
-  let row = 0;
+  let offset = 0;
   for (const g of groups) {
     const strategy = strategyOf(g);
+    const { candidates } = g;
+    const k = candidates.length;
+    if (k === 0) continue;
+    const write = rowWriter(candidateColumns(candidates));
+    const affinity = new Float64Array(k);
     for (const userId of g.userIds) {
       const user = users.get(userId);
       if (!user) continue;
@@ -129,13 +141,66 @@ export function featureRows(
         },
         clock,
       );
-      for (const c of g.candidates) {
-        writeRow(ctx, c, strategy.features(c, user).affinity, x, row * FEATURE_COUNT);
-        row++;
-      }
+      if (strategy.affinities) strategy.affinities(candidates, user, affinity);
+      else
+        for (let i = 0; i < k; i++)
+          affinity[i] = strategy.features(candidates[i] as Candidate, user).affinity;
+      write(ctx, affinity, x, offset);
+      offset += k * FEATURE_COUNT;
     }
   }
   return { x, n };
+}
+
+/**
+ * Pure: each user's best candidate by the model's score `open x pOpen[r] + click x pClick[r]`, row r in
+ * featureRows' order; the same picks, in the same order, as pickBest with that score (ties go to the
+ * earlier candidate; a user whose every score is NaN gets no pick).
+ */
+export function pickBestRows(
+  groups: readonly Group[],
+  users: ReadonlyMap<string, UserState>,
+  pOpen: ArrayLike<number>,
+  pClick: ArrayLike<number>,
+  weights: { open: number; click: number },
+): CandidatePick[] {
+  const { open, click } = weights;
+  const out: CandidatePick[] = [];
+  let r = 0;
+  for (const g of groups) {
+    const k = g.candidates.length;
+    const picks = new Map<string, CandidatePick>();
+    for (const userId of g.userIds) {
+      if (!users.get(userId)) continue;
+      let best = -1;
+      let bestScore = -Infinity;
+      for (let i = 0; i < k; i++, r++) {
+        const s = open * (pOpen[r] as number) + click * (pClick[r] as number);
+        if (s > bestScore) {
+          best = i;
+          bestScore = s;
+        }
+      }
+      if (best < 0) continue;
+      const c = g.candidates[best] as Candidate;
+      let pick = picks.get(c.id);
+      if (!pick) {
+        pick = {
+          strategy: g.strategy,
+          targetId: g.targetId,
+          at: g.at,
+          candidate: c,
+          userIds: [],
+          scores: [],
+        };
+        picks.set(c.id, pick);
+      }
+      pick.userIds.push(userId);
+      pick.scores.push(Math.round(bestScore * 1e6) / 1e6);
+    }
+    for (const p of picks.values()) out.push(p);
+  }
+  return out;
 }
 
 async function scoreWithModel(
@@ -153,15 +218,7 @@ async function scoreWithModel(
   if (model.drift && first && n > 0) model.drift.observe(x, n, new Date(first.at).toISOString().slice(0, 10));
   const out =
     n > 0 ? await runModel(model, x, n) : { pOpen: new Float32Array(0), pClick: new Float32Array(0) };
-  const { open, click } = deps.weights;
-  let row = 0;
-  return groups.flatMap((g) => {
-    // pickBest visits users and candidates in featureRows' order, so rows line up.
-    return pickBest(g, users, () => {
-      const r = row++;
-      return open * (out.pOpen[r] as number) + click * (out.pClick[r] as number);
-    });
-  });
+  return pickBestRows(groups, users, out.pOpen, out.pClick, deps.weights);
 }
 
 /** Where the feature vectors of the picks go (the push that goes out carries its own). */
