@@ -99,6 +99,25 @@ export interface ModelScoring {
 }
 
 /**
+ * Local clocks by instant, then zone: luxon is the dearest part of a row, and a campaign's batches share
+ * their instant. Bounded: cleared when it holds `CLOCK_INSTANTS` instants (real-time triggers each bring
+ * their own).
+ */
+const CLOCK_INSTANTS = 256;
+type LocalClock = { hour: number; weekday: number };
+const clockCache = new Map<number, Map<string, LocalClock>>();
+
+function clocksAt(at: number): Map<string, LocalClock> {
+  let clocks = clockCache.get(at);
+  if (!clocks) {
+    if (clockCache.size >= CLOCK_INSTANTS) clockCache.clear();
+    clocks = new Map<string, LocalClock>();
+    clockCache.set(at, clocks);
+  }
+  return clocks;
+}
+
+/**
  * Pure: the feature rows of every (user, candidate) pair of the groups, in group, user, candidate order
  * (a user missing from `users` has no rows). Each row equals `featureVector` of its pair; the work is
  * shared where the values are: the local clock once per (zone, instant), the user's columns once per user,
@@ -115,28 +134,25 @@ export function featureRows(
   let n = 0;
   for (const g of groups) for (const u of g.userIds) if (users.has(u)) n += g.candidates.length;
   const x = new Float32Array(n * FEATURE_COUNT);
-  // One local clock per (zone, instant): luxon is the dearest part of a row.
-  const clocks = new Map<string, { hour: number; weekday: number }>();
   let offset = 0;
   for (const g of groups) {
     const strategy = strategyOf(g);
     const { candidates } = g;
     const k = candidates.length;
     if (k === 0) continue;
+    const clocks = clocksAt(g.at);
     const write = rowWriter(candidateColumns(candidates));
     const affinity = new Float64Array(k);
     for (const userId of g.userIds) {
       const user = users.get(userId);
       if (!user) continue;
-      const zoneKey = `${user.timeZone}|${g.at}`;
-      let clock = clocks.get(zoneKey);
-      if (!clock) clocks.set(zoneKey, (clock = localClock(g.at, user.timeZone)));
-      const counts = hours.get(userId);
+      let clock = clocks.get(user.timeZone);
+      if (!clock) clocks.set(user.timeZone, (clock = localClock(g.at, user.timeZone)));
       const ctx = userContext(
         {
           user,
           engagement: engagement.get(userId) ?? NO_ENGAGEMENT,
-          ...(counts ? { hourCounts: counts } : {}),
+          hourCounts: hours.get(userId),
           at: g.at,
         },
         clock,

@@ -157,10 +157,11 @@ export function userContext(
   const e = x.engagement;
   let activity = 0;
   let hourShare = 1;
-  if (x.hourCounts && x.hourCounts.length === 24) {
+  const counts = x.hourCounts;
+  if (counts && counts.length === 24) {
     const h = Math.floor(hour) % 24;
-    const c = (k: number) => x.hourCounts?.[(k + 24) % 24] ?? 0;
-    for (let k = 0; k < 24; k++) activity += c(k);
+    for (let k = 0; k < 24; k++) activity += counts[k] ?? 0;
+    const c = (k: number) => counts[(k + 24) % 24] ?? 0;
     const window = c(h - 1) + 2 * c(h) + c(h + 1);
     // Under a uniform day the window holds 4/24 of the activity; the prior is 4 events spread evenly.
     hourShare = (window + 4 * (4 / 24)) / ((4 / 24) * (activity + 4));
