@@ -129,11 +129,13 @@ export function featureRows(
   users: ReadonlyMap<string, UserState>,
   strategyOf: (g: Group) => Pick<StrategyPlugin, 'features' | 'affinities'>,
   engagement: ReadonlyMap<string, EngagementCounts>,
-  hours: ReadonlyMap<string, ArrayLike<number>>,
+  hours: Pick<ReadonlyMap<string, ArrayLike<number>>, 'get'>,
+  /** Where to write, when it has exactly the rows' length (every cell is written); else a new array. */
+  into?: Float32Array,
 ): { x: Float32Array; n: number } {
   let n = 0;
   for (const g of groups) for (const u of g.userIds) if (users.has(u)) n += g.candidates.length;
-  const x = new Float32Array(n * FEATURE_COUNT);
+  const x = into?.length === n * FEATURE_COUNT ? into : new Float32Array(n * FEATURE_COUNT);
   let offset = 0;
   for (const g of groups) {
     const strategy = strategyOf(g);
@@ -228,14 +230,26 @@ async function scoreWithModel(
   context: UserContextReads,
 ): Promise<CandidatePick[]> {
   const { engagement, hours } = context;
-  const { x, n } = featureRows(groups, users, strategyOf, engagement, hours);
-  // Drift is counted per day of the decision instants (Herald's clock), never the wall clock.
-  const first = groups[0];
-  if (model.drift && first && n > 0) model.drift.observe(x, n, new Date(first.at).toISOString().slice(0, 10));
-  const out =
-    n > 0 ? await runModel(model, x, n) : { pOpen: new Float32Array(0), pClick: new Float32Array(0) };
-  return pickBestRows(groups, users, out.pOpen, out.pClick, deps.weights);
+  const spare = spareRows.pop();
+  const { x, n } = featureRows(groups, users, strategyOf, engagement, hours, spare);
+  try {
+    // Drift is counted per day of the decision instants (Herald's clock), never the wall clock.
+    const first = groups[0];
+    if (model.drift && first && n > 0)
+      model.drift.observe(x, n, new Date(first.at).toISOString().slice(0, 10));
+    const out =
+      n > 0 ? await runModel(model, x, n) : { pOpen: new Float32Array(0), pClick: new Float32Array(0) };
+    return pickBestRows(groups, users, out.pOpen, out.pClick, deps.weights);
+  } finally {
+    // The run is over: the matrix may serve the next batch (batches of a stage are mostly of one size).
+    if (spareRows.length < SPARE_ROWS) spareRows.push(x);
+    if (spare && spare !== x && spareRows.length < SPARE_ROWS) spareRows.push(spare);
+  }
 }
+
+/** Feature matrices of finished batches, reused by the next ones: a new 400 kB array a batch costs GC. */
+const SPARE_ROWS = 4;
+const spareRows: Float32Array[] = [];
 
 /** Where the feature vectors of the picks go (the push that goes out carries its own). */
 export interface FeatureLogging {
@@ -252,7 +266,7 @@ export interface FeatureLogging {
 /** What the feature rows read beyond the users: engagement counters and engagement-hour counters. */
 interface UserContextReads {
   engagement: ReadonlyMap<string, EngagementCounts>;
-  hours: ReadonlyMap<string, ArrayLike<number>>;
+  hours: Pick<ReadonlyMap<string, ArrayLike<number>>, 'get'>;
 }
 
 async function readContext(
@@ -263,7 +277,8 @@ async function readContext(
     deps.telemetry.engagementOf([...users.keys()]),
     deps.timing.read([...users.values()].map((u) => ({ userId: u.userId, tz: u.timeZone }))),
   ]);
-  return { engagement, hours: new Map([...timing.user].map(([u, c]) => [u, c.values])) };
+  // A view, not a copy: a batch reads each user's counters once.
+  return { engagement, hours: { get: (userId) => timing.user.get(userId)?.values } };
 }
 
 /** Records the feature vector of each user's pick, whichever scorer picked it. */

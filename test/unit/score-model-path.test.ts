@@ -343,13 +343,17 @@ describe('the score stage’s model path', () => {
           logger: { warn: (_o: unknown, msg: string) => warnings.push(msg) } as never,
         },
       });
-      const out = await stage({ groups: w.groups }, {} as never);
-      expect(warnings).toEqual([]); // the model scored the batch, not the heuristic
-      const picks = (out[0]?.payload as { picks: CandidatePick[] }).picks;
       const ref = referenceRows(w);
       const scored = await runModel(loaded, ref.x, ref.n);
-      expect(picks).toEqual(referencePicks(w, scored.pOpen, scored.pClick, weights));
-      expect(new Set(picks.map((p) => p.candidate.id)).size).toBeGreaterThan(3);
+      // Twice, and two at once: the second and the concurrent batches write into matrices reused from earlier.
+      const runs = [await stage({ groups: w.groups }, {} as never)];
+      runs.push(...(await Promise.all([1, 2].map(() => stage({ groups: w.groups }, {} as never)))));
+      expect(warnings).toEqual([]); // the model scored the batches, not the heuristic
+      for (const out of runs) {
+        const picks = (out[0]?.payload as { picks: CandidatePick[] }).picks;
+        expect(picks).toEqual(referencePicks(w, scored.pOpen, scored.pClick, weights));
+        expect(new Set(picks.map((p) => p.candidate.id)).size).toBeGreaterThan(3);
+      }
     } finally {
       await loaded.session.release();
     }
