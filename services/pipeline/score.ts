@@ -17,9 +17,10 @@ import {
   FEATURE_COUNT,
   FEATURE_SCHEMA_HASH,
   NO_ENGAGEMENT,
+  candidateColumns,
   localClock,
+  rowWriter,
   userContext,
-  writeRow,
   type EngagementCounts,
 } from '../ranking/features';
 import { runModel, type LoadedModel, type ModelServer } from '../ranking/model-server';
@@ -97,45 +98,127 @@ export interface ModelScoring {
   logger: Pick<Logger, 'warn'>;
 }
 
-/** Pure: the feature rows of every (user, candidate) pair of the groups, in group, user, candidate order. */
+/**
+ * Local clocks by instant, then zone: luxon is the dearest part of a row, and a campaign's batches share
+ * their instant. Bounded: cleared when it holds `CLOCK_INSTANTS` instants (real-time triggers each bring
+ * their own).
+ */
+const CLOCK_INSTANTS = 256;
+type LocalClock = { hour: number; weekday: number };
+const clockCache = new Map<number, Map<string, LocalClock>>();
+
+function clocksAt(at: number): Map<string, LocalClock> {
+  let clocks = clockCache.get(at);
+  if (!clocks) {
+    if (clockCache.size >= CLOCK_INSTANTS) clockCache.clear();
+    clocks = new Map<string, LocalClock>();
+    clockCache.set(at, clocks);
+  }
+  return clocks;
+}
+
+/**
+ * Pure: the feature rows of every (user, candidate) pair of the groups, in group, user, candidate order
+ * (a user missing from `users` has no rows). Each row equals `featureVector` of its pair; the work is
+ * shared where the values are: the local clock once per (zone, instant), the user's columns once per user,
+ * the candidate's once per group, the category columns once per (user, category), the strategy's affinity
+ * once per user when it offers `affinities`. One Float32Array, no per-row objects.
+ */
 export function featureRows(
   groups: readonly Group[],
   users: ReadonlyMap<string, UserState>,
-  strategyOf: (g: Group) => Pick<StrategyPlugin, 'features'>,
+  strategyOf: (g: Group) => Pick<StrategyPlugin, 'features' | 'affinities'>,
   engagement: ReadonlyMap<string, EngagementCounts>,
-  hours: ReadonlyMap<string, ArrayLike<number>>,
+  hours: Pick<ReadonlyMap<string, ArrayLike<number>>, 'get'>,
+  /** Where to write, when it has exactly the rows' length (every cell is written); else a new array. */
+  into?: Float32Array,
 ): { x: Float32Array; n: number } {
   let n = 0;
   for (const g of groups) for (const u of g.userIds) if (users.has(u)) n += g.candidates.length;
-  const x = new Float32Array(n * FEATURE_COUNT);
-  // One local clock per (zone, instant): luxon is the dearest part of a row.
-  const clocks = new Map<string, { hour: number; weekday: number }>();
-  let row = 0;
+  const x = into?.length === n * FEATURE_COUNT ? into : new Float32Array(n * FEATURE_COUNT);
+  let offset = 0;
   for (const g of groups) {
     const strategy = strategyOf(g);
+    const { candidates } = g;
+    const k = candidates.length;
+    if (k === 0) continue;
+    const clocks = clocksAt(g.at);
+    const write = rowWriter(candidateColumns(candidates));
+    const affinity = new Float64Array(k);
     for (const userId of g.userIds) {
       const user = users.get(userId);
       if (!user) continue;
-      const zoneKey = `${user.timeZone}|${g.at}`;
-      let clock = clocks.get(zoneKey);
-      if (!clock) clocks.set(zoneKey, (clock = localClock(g.at, user.timeZone)));
-      const counts = hours.get(userId);
+      let clock = clocks.get(user.timeZone);
+      if (!clock) clocks.set(user.timeZone, (clock = localClock(g.at, user.timeZone)));
       const ctx = userContext(
         {
           user,
           engagement: engagement.get(userId) ?? NO_ENGAGEMENT,
-          ...(counts ? { hourCounts: counts } : {}),
+          hourCounts: hours.get(userId),
           at: g.at,
         },
         clock,
       );
-      for (const c of g.candidates) {
-        writeRow(ctx, c, strategy.features(c, user).affinity, x, row * FEATURE_COUNT);
-        row++;
-      }
+      if (strategy.affinities) strategy.affinities(candidates, user, affinity);
+      else
+        for (let i = 0; i < k; i++)
+          affinity[i] = strategy.features(candidates[i] as Candidate, user).affinity;
+      write(ctx, affinity, x, offset);
+      offset += k * FEATURE_COUNT;
     }
   }
   return { x, n };
+}
+
+/**
+ * Pure: each user's best candidate by the model's score `open x pOpen[r] + click x pClick[r]`, row r in
+ * featureRows' order; the same picks, in the same order, as pickBest with that score (ties go to the
+ * earlier candidate; a user whose every score is NaN gets no pick).
+ */
+export function pickBestRows(
+  groups: readonly Group[],
+  users: ReadonlyMap<string, UserState>,
+  pOpen: ArrayLike<number>,
+  pClick: ArrayLike<number>,
+  weights: { open: number; click: number },
+): CandidatePick[] {
+  const { open, click } = weights;
+  const out: CandidatePick[] = [];
+  let r = 0;
+  for (const g of groups) {
+    const k = g.candidates.length;
+    const picks = new Map<string, CandidatePick>();
+    for (const userId of g.userIds) {
+      if (!users.get(userId)) continue;
+      let best = -1;
+      let bestScore = -Infinity;
+      for (let i = 0; i < k; i++, r++) {
+        const s = open * (pOpen[r] as number) + click * (pClick[r] as number);
+        if (s > bestScore) {
+          best = i;
+          bestScore = s;
+        }
+      }
+      if (best < 0) continue;
+      const c = g.candidates[best] as Candidate;
+      let pick = picks.get(c.id);
+      if (!pick) {
+        pick = {
+          strategy: g.strategy,
+          targetId: g.targetId,
+          at: g.at,
+          candidate: c,
+          userIds: [],
+          scores: [],
+        };
+        picks.set(c.id, pick);
+      }
+      pick.userIds.push(userId);
+      pick.scores.push(Math.round(bestScore * 1e6) / 1e6);
+    }
+    for (const p of picks.values()) out.push(p);
+  }
+  return out;
 }
 
 async function scoreWithModel(
@@ -147,22 +230,26 @@ async function scoreWithModel(
   context: UserContextReads,
 ): Promise<CandidatePick[]> {
   const { engagement, hours } = context;
-  const { x, n } = featureRows(groups, users, strategyOf, engagement, hours);
-  // Drift is counted per day of the decision instants (Herald's clock), never the wall clock.
-  const first = groups[0];
-  if (model.drift && first && n > 0) model.drift.observe(x, n, new Date(first.at).toISOString().slice(0, 10));
-  const out =
-    n > 0 ? await runModel(model, x, n) : { pOpen: new Float32Array(0), pClick: new Float32Array(0) };
-  const { open, click } = deps.weights;
-  let row = 0;
-  return groups.flatMap((g) => {
-    // pickBest visits users and candidates in featureRows' order, so rows line up.
-    return pickBest(g, users, () => {
-      const r = row++;
-      return open * (out.pOpen[r] as number) + click * (out.pClick[r] as number);
-    });
-  });
+  const spare = spareRows.pop();
+  const { x, n } = featureRows(groups, users, strategyOf, engagement, hours, spare);
+  try {
+    // Drift is counted per day of the decision instants (Herald's clock), never the wall clock.
+    const first = groups[0];
+    if (model.drift && first && n > 0)
+      model.drift.observe(x, n, new Date(first.at).toISOString().slice(0, 10));
+    const out =
+      n > 0 ? await runModel(model, x, n) : { pOpen: new Float32Array(0), pClick: new Float32Array(0) };
+    return pickBestRows(groups, users, out.pOpen, out.pClick, deps.weights);
+  } finally {
+    // The run is over: the matrix may serve the next batch (batches of a stage are mostly of one size).
+    if (spareRows.length < SPARE_ROWS) spareRows.push(x);
+    if (spare && spare !== x && spareRows.length < SPARE_ROWS) spareRows.push(spare);
+  }
 }
+
+/** Feature matrices of finished batches, reused by the next ones: a new 400 kB array a batch costs GC. */
+const SPARE_ROWS = 4;
+const spareRows: Float32Array[] = [];
 
 /** Where the feature vectors of the picks go (the push that goes out carries its own). */
 export interface FeatureLogging {
@@ -179,7 +266,7 @@ export interface FeatureLogging {
 /** What the feature rows read beyond the users: engagement counters and engagement-hour counters. */
 interface UserContextReads {
   engagement: ReadonlyMap<string, EngagementCounts>;
-  hours: ReadonlyMap<string, ArrayLike<number>>;
+  hours: Pick<ReadonlyMap<string, ArrayLike<number>>, 'get'>;
 }
 
 async function readContext(
@@ -190,7 +277,8 @@ async function readContext(
     deps.telemetry.engagementOf([...users.keys()]),
     deps.timing.read([...users.values()].map((u) => ({ userId: u.userId, tz: u.timeZone }))),
   ]);
-  return { engagement, hours: new Map([...timing.user].map(([u, c]) => [u, c.values])) };
+  // A view, not a copy: a batch reads each user's counters once.
+  return { engagement, hours: { get: (userId) => timing.user.get(userId)?.values } };
 }
 
 /** Records the feature vector of each user's pick, whichever scorer picked it. */

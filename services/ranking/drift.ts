@@ -80,11 +80,19 @@ export class DriftMonitor {
   observe(x: ArrayLike<number>, n: number, day: string): void {
     if (day !== this.day) this.reset(day);
     const d = this.refs.length;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < d; j++) {
-        const c = this.counts[j] as Float64Array;
-        const k = binOf((this.refs[j] as FeatureReference).edges, x[i * d + j] as number);
-        c[k] = (c[k] as number) + 1;
+    // Column by column, binning a run of equal values once: a batch's rows are users x candidates, so most
+    // columns (those of the user) repeat down a user's rows. The counts are those of binning every value.
+    for (let j = 0; j < d; j++) {
+      const c = this.counts[j] as Float64Array;
+      const edges = (this.refs[j] as FeatureReference).edges;
+      let i = 0;
+      while (i < n) {
+        const v = x[i * d + j] as number;
+        let run = 1;
+        while (i + run < n && x[(i + run) * d + j] === v) run++;
+        const k = binOf(edges, v);
+        c[k] = (c[k] as number) + run;
+        i += run;
       }
     }
     this.rows += n;

@@ -157,10 +157,11 @@ export function userContext(
   const e = x.engagement;
   let activity = 0;
   let hourShare = 1;
-  if (x.hourCounts && x.hourCounts.length === 24) {
+  const counts = x.hourCounts;
+  if (counts && counts.length === 24) {
     const h = Math.floor(hour) % 24;
-    const c = (k: number) => x.hourCounts?.[(k + 24) % 24] ?? 0;
-    for (let k = 0; k < 24; k++) activity += c(k);
+    for (let k = 0; k < 24; k++) activity += counts[k] ?? 0;
+    const c = (k: number) => counts[(k + 24) % 24] ?? 0;
     const window = c(h - 1) + 2 * c(h) + c(h + 1);
     // Under a uniform day the window holds 4/24 of the activity; the prior is 4 events spread evenly.
     hourShare = (window + 4 * (4 / 24)) / ((4 / 24) * (activity + 4));
@@ -217,6 +218,106 @@ export function writeRow(
   out[o++] = u.clickRate;
   out[o++] = u.hourActivity;
   out[o] = u.activityLog;
+}
+
+/**
+ * A group's candidates as columns: what a row needs of each candidate, read once per group and shared by
+ * every user of it. Categories are deduplicated so that a user's category columns are computed once per
+ * category, not once per candidate.
+ */
+export interface CandidateColumns {
+  readonly count: number;
+  /** The group's distinct categories, in first-seen order. */
+  readonly categories: readonly string[];
+  /** Each candidate's index in `categories`. */
+  readonly categoryOf: Int32Array;
+  /** clamp01(discount / 100). */
+  readonly discount: Float64Array;
+  readonly isStore: Float64Array;
+  readonly locations: ReadonlyArray<{ lat: number; lon: number } | undefined>;
+}
+
+export function candidateColumns(candidates: readonly FeatureInput['candidate'][]): CandidateColumns {
+  const k = candidates.length;
+  const categories: string[] = [];
+  const index = new Map<string, number>();
+  const categoryOf = new Int32Array(k);
+  const discount = new Float64Array(k);
+  const isStore = new Float64Array(k);
+  const locations: Array<{ lat: number; lon: number } | undefined> = [];
+  for (let i = 0; i < k; i++) {
+    const c = candidates[i] as FeatureInput['candidate'];
+    let ci = index.get(c.category);
+    if (ci === undefined) {
+      ci = categories.length;
+      index.set(c.category, ci);
+      categories.push(c.category);
+    }
+    categoryOf[i] = ci;
+    discount[i] = clamp01(c.discount / 100);
+    isStore[i] = c.kind === 'store' ? 1 : 0;
+    locations.push(c.location);
+  }
+  return { count: k, categories, categoryOf, discount, isStore, locations };
+}
+
+/**
+ * The batch form of `writeRow`: writes one user's rows for every candidate of `cols` (row k at
+ * `offset + k * FEATURE_COUNT`), with `affinity[k]` the strategy's affinity of candidate k. The values are
+ * exactly writeRow's (the same expressions, evaluated once per user or per category where writeRow
+ * evaluates them per row; test/unit/score-model-path.test.ts compares them bit for bit). Returns a writer
+ * bound to `cols` that owns its scratch space, so a group allocates once, not once per user.
+ */
+export function rowWriter(
+  cols: CandidateColumns,
+): (u: UserContext, affinity: ArrayLike<number>, out: Float32Array | Float64Array, offset: number) => void {
+  const nc = cols.categories.length;
+  const share = new Float64Array(nc);
+  const countLog = new Float64Array(nc);
+  const top = new Float64Array(nc);
+  const last = new Float64Array(nc);
+  const { count, categories, categoryOf, discount, isStore, locations } = cols;
+  return (u, affinity, out, offset) => {
+    for (let ci = 0; ci < nc; ci++) {
+      const category = categories[ci] as string;
+      const inCat = u.categories[category] ?? 0;
+      share[ci] = u.total > 0 ? inCat / u.total : 0;
+      countLog[ci] = log1p(inCat);
+      top[ci] = u.top !== undefined && u.top === category ? 1 : 0;
+      last[ci] = u.lastCategory === category ? 1 : 0;
+    }
+    const purchasesLog = log1p(u.total);
+    const { location, recency, hourSin, hourCos, weekend, deliveredLog, ignoredLog } = u;
+    const { openRate, clickRate, hourActivity, activityLog } = u;
+    let o = offset;
+    for (let k = 0; k < count; k++) {
+      const ci = categoryOf[k] as number;
+      const at = locations[k];
+      const km = location && at ? distanceKm(location, at) : -1;
+      out[o] = clamp01(affinity[k] as number);
+      out[o + 1] = share[ci] as number;
+      out[o + 2] = countLog[ci] as number;
+      out[o + 3] = purchasesLog;
+      out[o + 4] = top[ci] as number;
+      out[o + 5] = last[ci] as number;
+      out[o + 6] = recency;
+      out[o + 7] = discount[k] as number;
+      out[o + 8] = km < 0 ? 0 : max(0, 1 - km / 5);
+      out[o + 9] = km < 0 ? 1 : min(1, log1p(km) / 4);
+      out[o + 10] = km < 0 ? 0 : 1;
+      out[o + 11] = isStore[k] as number;
+      out[o + 12] = hourSin;
+      out[o + 13] = hourCos;
+      out[o + 14] = weekend;
+      out[o + 15] = deliveredLog;
+      out[o + 16] = ignoredLog;
+      out[o + 17] = openRate;
+      out[o + 18] = clickRate;
+      out[o + 19] = hourActivity;
+      out[o + 20] = activityLog;
+      o += FEATURE_COUNT;
+    }
+  };
 }
 
 /** Writes the vector of `x` into `out` at `offset` (a row of a batch). */

@@ -45,6 +45,29 @@ describe('drift', () => {
     expect(monitor.report()).toMatchObject({ day: '2026-03-08', rows: 100 });
   });
 
+  it('counts a batch as it counts its rows one by one (runs of equal values, NaN, -0, edges)', () => {
+    const refs = [
+      { edges: [0, 0.25, 0.5, 1], expected: [0.2, 0.2, 0.2, 0.2, 0.2] },
+      { edges: [0.5], expected: [0.5, 0.5] },
+      { edges: [0.1, 0.2, 0.3], expected: [0.25, 0.25, 0.25, 0.25] },
+    ];
+    const r = seededRandom(4);
+    const d = refs.length;
+    const n = 37;
+    const x = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      x[i * d] = Math.floor(i / 5) / 8; // runs of 5, some on an edge
+      x[i * d + 1] = [Number.NaN, -0, 0, 0.5, 2][Math.floor(r() * 5)] as number;
+      x[i * d + 2] = r() < 0.5 ? 0.2 : r() * 0.4;
+    }
+    const batch = new DriftMonitor(['a', 'b', 'c'], refs, 'd');
+    const one = new DriftMonitor(['a', 'b', 'c'], refs, 'd');
+    batch.observe(x, n, 'd');
+    for (let i = 0; i < n; i++) one.observe(x.subarray(i * d, (i + 1) * d), 1, 'd');
+    expect(batch.report()).toEqual(one.report());
+    expect(batch.report().rows).toBe(n);
+  });
+
   it('PSI is zero for equal shares and grows with the gap', () => {
     expect(psi([0.5, 0.5], [0.5, 0.5])).toBe(0);
     expect(psi([0.5, 0.5], [0.6, 0.4])).toBeLessThan(psi([0.5, 0.5], [0.8, 0.2]));

@@ -94,6 +94,29 @@ export function saleAffinity(candidate: Candidate, user: UserState): number {
   return total > 0 ? (user.categories?.[candidate.category] ?? 0) / total : 0;
 }
 
+/** saleAffinity of each candidate for one user, with the user's total and top category read once. */
+export function saleAffinities(candidates: readonly Candidate[], user: UserState, out: Float64Array): void {
+  let total: number | undefined;
+  let top: string | undefined;
+  let topRead = false;
+  for (let k = 0; k < candidates.length; k++) {
+    const c = candidates[k] as Candidate;
+    if (c.segment !== undefined) {
+      if (c.segment === '*') out[k] = 0.5;
+      else {
+        if (!topRead) {
+          top = mostBoughtCategory(user.categories);
+          topRead = true;
+        }
+        out[k] = c.segment === top ? 1 : 0;
+      }
+      continue;
+    }
+    total ??= Object.values(user.categories ?? {}).reduce((a, b) => a + b, 0);
+    out[k] = total > 0 ? (user.categories?.[c.category] ?? 0) / total : 0;
+  }
+}
+
 export interface DailySaleOptions {
   policy: DailySalePolicy;
   /** Sales offered to the score stage per user under the personal policy. */
@@ -132,6 +155,7 @@ export function createDailySale(
     },
     usesCategories: true,
     features: (c, user) => ({ affinity: saleAffinity(c, user) }),
+    affinities: saleAffinities,
     render(c) {
       return {
         title: c.discount > 0 ? `${Math.round(c.discount)}% off: ${c.title}` : c.title,
