@@ -7,9 +7,18 @@
 export const PARTS = ['micro', 'addbulk', 'fanout', 'naive', 'latency', 'ingest', 'providers'] as const;
 export type Part = (typeof PARTS)[number];
 
+/** The fan-out runs of each population: fixed-hour booking, predicted send times, compare-and-set. */
+export const FANOUT_MODES = ['fixed', 'predicted', 'compare'] as const;
+export type FanoutMode = (typeof FANOUT_MODES)[number];
+
 export interface BenchArgs {
   /** Fan-out populations, one run of the campaign each. Default 100000,1000000 (quick: 20000). */
   users: number[];
+  /**
+   * Which fan-out runs each population gets. Default all three; the figures that compare two need both
+   * (predicted and compare are read against fixed).
+   */
+  fanoutModes: Set<FanoutMode>;
   /** Population of the naive one-job-per-user reference. Default 20000 (quick: 2000). */
   naiveUsers: number;
   /** BullMQ concurrency of each naive worker process (one user per job, so it needs many). Default 50. */
@@ -61,6 +70,7 @@ const HELP = `usage: npm run bench -- [flags]
   --fanout-timeout 1200      seconds before a fan-out is given up
   --provider-pushes 5000     pushes through each provider path (--quick: 1000)
   --skip a,b / --only a,b    parts: ${PARTS.join(', ')}
+  --fanout-modes a,b         fan-out runs per population: ${FANOUT_MODES.join(', ')} (default all)
   --quick                    small smoke run (about a minute)
   --profile                  run the workers under node --cpu-prof and print where their CPU went
   --out out/bench/bench.json
@@ -106,6 +116,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     'latency-low-rate',
     'latency-low-seconds',
     'floor-seconds',
+    'fanout-modes',
   ]);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`bench: unknown flag --${k}\n${HELP}`);
 
@@ -137,8 +148,15 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   const skip = new Set(list('skip'));
   const parts = new Set((only.length ? only : [...PARTS]).filter((p) => !skip.has(p)));
 
+  const modes = (flags.get('fanout-modes') ?? FANOUT_MODES.join(',')).split(',').map((s) => s.trim());
+  for (const m of modes) {
+    if (!(FANOUT_MODES as readonly string[]).includes(m))
+      throw new Error(`bench: --fanout-modes: unknown mode ${m} (${FANOUT_MODES.join(', ')})`);
+  }
+
   return {
     users,
+    fanoutModes: new Set(modes as FanoutMode[]),
     naiveUsers: Math.round(num('naive-users', 20_000, 2_000)),
     naiveConcurrency: Math.round(num('naive-concurrency', 50)),
     concurrency: Math.round(num('concurrency', 2)),

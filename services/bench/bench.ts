@@ -137,20 +137,27 @@ async function main(): Promise<void> {
       });
     }
     if (args.parts.has('fanout')) {
+      const where = (what: string, r: FanoutResult) =>
+        process.stdout.write(`\nwhere the time went (${what}):\n${renderTimings(r)}\n\n`);
       for (const n of args.users) {
-        await part(`fan-out ${label(n)}`, async () => {
-          const r = await runFanout(ctx, n, args.fanoutTimeoutS);
-          results.fanout[label(n)] = r;
-          process.stdout.write(`\nwhere the time went (fan-out ${label(n)}):\n${renderTimings(r)}\n\n`);
-        });
-        await part(`fan-out ${label(n)}, predicted send times`, async () => {
-          const r = await runFanout(ctx, n, args.fanoutTimeoutS, 'predicted');
-          (results.fanoutPredicted ??= {})[label(n)] = r;
-        });
-        await part(`fan-out ${label(n)}, compare-and-set conciliation`, async () => {
-          const r = await runFanout(ctx, n, args.fanoutTimeoutS, 'local-hour', 'compare');
-          (results.fanoutCompare ??= {})[label(n)] = r;
-        });
+        if (args.fanoutModes.has('fixed'))
+          await part(`fan-out ${label(n)}`, async () => {
+            const r = await runFanout(ctx, n, args.fanoutTimeoutS);
+            results.fanout[label(n)] = r;
+            where(`fan-out ${label(n)}`, r);
+          });
+        if (args.fanoutModes.has('predicted'))
+          await part(`fan-out ${label(n)}, predicted send times`, async () => {
+            const r = await runFanout(ctx, n, args.fanoutTimeoutS, 'predicted');
+            (results.fanoutPredicted ??= {})[label(n)] = r;
+            where(`fan-out ${label(n)}, predicted send times`, r);
+          });
+        if (args.fanoutModes.has('compare'))
+          await part(`fan-out ${label(n)}, compare-and-set conciliation`, async () => {
+            const r = await runFanout(ctx, n, args.fanoutTimeoutS, 'local-hour', 'compare');
+            (results.fanoutCompare ??= {})[label(n)] = r;
+            where(`fan-out ${label(n)}, compare-and-set conciliation`, r);
+          });
       }
     }
     if (args.parts.has('naive')) {

@@ -100,7 +100,8 @@ export interface FanoutResult {
 
 /**
  * `sendMode` 'predicted' books each user at their predicted hour (quiet hours off, so every eligible user
- * is booked and the two runs book the same users), with engagement counters seeded for every user.
+ * is booked and the two runs book the same users). Every run seeds engagement counters for every user: the
+ * score stage reads them in either mode (hour features), as it would in production.
  */
 export async function runFanout(
   ctx: BenchContext,
@@ -129,7 +130,7 @@ export async function runFanout(
     idPrefix: 'u',
     count: users,
     indexed: true,
-    hours: predicted,
+    hours: true,
     onProgress: (done) => {
       if (done % 200_000 < 8000) say(`${tag}: seeded ${fmt(done)} users`);
     },

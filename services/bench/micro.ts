@@ -14,7 +14,7 @@ import { createRedis } from '../../shared/redis';
 import { Winner as WinnerSchema } from '../../shared/schemas/jobs.schema';
 import { parseEvent } from '../../shared/validate';
 import { dueTime } from '../timing/send-time';
-import { predictedPlan } from '../pipeline/send-time';
+import { predictedPlan, zonePrior } from '../pipeline/send-time';
 import { addEvidence, emptyCounters, HOURS } from '../timing/engagement';
 import { createState } from '../state';
 import { filterPayload, CAMPAIGN_CANDIDATE } from './refs';
@@ -67,13 +67,15 @@ export function runMicro(scale = 1): MicroFigure[] {
     score: 0.4,
     at: now,
   };
+  // A batch shrinks each zone's prior once (send-time's stage does the same).
+  const shared = zonePrior(prior, prior);
   const planned = time(Math.round(5_000 * scale), (i) =>
     predictedPlan(
       opts,
       now,
       { userId: 'u', timeZone: ZONES[i % ZONES.length]!, locale: 'en', optIn: true, devices: [] },
       { ...booked, decisionId: `push-${i}` },
-      { user: counters, zone: prior, all: prior },
+      { user: counters, prior: shared },
       'bulk',
     ),
   );

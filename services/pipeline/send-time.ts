@@ -13,8 +13,9 @@ import type { Winner } from '../../shared/schemas/jobs.schema';
 import type { DropRecord, State, Tracer, TraceInput, UserState } from '../state';
 import {
   DEFAULT_ENGAGEMENT,
+  alphaFromPrior,
+  cohortPrior,
   effective,
-  posteriorAlpha,
   posteriorMean,
   seededRandom,
   type HourCounters,
@@ -50,21 +51,31 @@ export function latestSend(
   return Math.min(winner.candidate.deadline ?? Infinity, now + 0.9 * o.contactWindowMs);
 }
 
+/**
+ * The prior a user of a zone starts from: the zone's effective counters shrunk toward everyone's
+ * (`cohortPrior`). The same for every user of the zone, so a batch computes it once per zone.
+ */
+export function zonePrior(zone: readonly number[], all: readonly number[]): number[] {
+  return cohortPrior(zone, all, DEFAULT_ENGAGEMENT);
+}
+
 /** Pure: a user's plan from the model's counters, deterministic per push (a retry plans the same). */
 export function predictedPlan(
   o: PredictedOptions,
   now: number,
   user: UserState,
   winner: Winner,
-  counters: { user: HourCounters; zone: number[]; all: number[] },
+  /** The user's counters and their zone's prior (`zonePrior`). */
+  counters: { user: HourCounters; prior: readonly number[] },
   lane: 'realtime' | 'bulk',
   /** The end of the user's open contact window, if one is open. */
   windowEnd?: number,
 ): Plan | null {
-  const alpha = posteriorAlpha(effective(counters.user, now, o.halfLifeDays), counters.zone, counters.all, {
-    priorStrength: o.priorStrength,
-    cohortStrength: DEFAULT_ENGAGEMENT.cohortStrength,
-  });
+  const alpha = alphaFromPrior(
+    effective(counters.user, now, o.halfLifeDays),
+    counters.prior,
+    o.priorStrength,
+  );
   const rnd = seededRandom(winner.decisionId);
   return planSend({
     now,
@@ -122,9 +133,11 @@ export function createSendTimeStage(deps: {
           now,
         ),
       ]);
-      // Priors are shared by the batch: decay each once.
-      const zones = new Map([...counters.zone].map(([z, c]) => [z, effective(c, now, o.halfLifeDays)]));
+      // Priors are shared by the batch: decay and shrink each once.
       const all = effective(counters.all, now, o.halfLifeDays);
+      const priors = new Map(
+        [...counters.zone].map(([z, c]) => [z, zonePrior(effective(c, now, o.halfLifeDays), all)]),
+      );
       for (const { userId, user, winner } of ready) {
         // Never before the user's open window ends, nor before the caps allow this strategy again.
         let notBefore = windowEnds.get(userId);
@@ -148,7 +161,7 @@ export function createSendTimeStage(deps: {
           now,
           user,
           winner,
-          { user: counters.user.get(userId)!, zone: zones.get(user.timeZone)!, all },
+          { user: counters.user.get(userId)!, prior: priors.get(user.timeZone)! },
           ctx.lane,
           notBefore,
         );

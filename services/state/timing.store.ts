@@ -58,10 +58,13 @@ const MINUTE = 60_000;
 
 function toCounters(raw: Record<string, string>): HourCounters {
   const c: HourCounters = { values: new Array<number>(HOURS).fill(0), at: new Array<number>(HOURS).fill(0) };
-  for (let h = 0; h < HOURS; h++) {
-    const v = raw[`v${h}`];
-    if (v === undefined) continue;
-    c.values[h] = Number(v);
+  // Only the hours with evidence are stored: walk those fields rather than look up all 48 names per user.
+  for (const f in raw) {
+    if (f.charCodeAt(0) !== 118 /* 'v' */) continue;
+    const tail = f.slice(1);
+    const h = Number(tail);
+    if (!(h >= 0 && h < HOURS) || String(h) !== tail) continue;
+    c.values[h] = Number(raw[f]);
     c.at[h] = Number(raw[`t${h}`] ?? 0) * MINUTE;
   }
   return c;

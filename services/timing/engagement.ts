@@ -75,7 +75,8 @@ export function addEvidence(
 
 /** The counters decayed to `now`: effective events per hour. */
 export function effective(c: HourCounters, now: number, halfLifeDays: number): number[] {
-  return c.values.map((v, h) => v * decay(now - (c.at[h] ?? now), halfLifeDays));
+  // Most hours of most users are empty: an empty hour stays 0 without its Math.pow (per user in a campaign).
+  return c.values.map((v, h) => (v === 0 ? 0 : v * decay(now - (c.at[h] ?? now), halfLifeDays)));
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -96,10 +97,30 @@ export function posteriorAlpha(
   global: readonly number[],
   opts: Pick<EngagementOptions, 'priorStrength' | 'cohortStrength'>,
 ): number[] {
+  return alphaFromPrior(user, cohortPrior(cohort, global, opts), opts.priorStrength);
+}
+
+/**
+ * The prior's distribution: the cohort's effective counts shrunk toward the global distribution with the
+ * weight of `cohortStrength` events. Shared by every user of the cohort, so a batch computes it once per zone.
+ */
+export function cohortPrior(
+  cohort: readonly number[],
+  global: readonly number[],
+  opts: Pick<EngagementOptions, 'cohortStrength'>,
+): number[] {
   const g = share(global);
   const cohortTotal = sum(cohort);
-  const prior = cohort.map((c, h) => (c + opts.cohortStrength * g[h]!) / (cohortTotal + opts.cohortStrength));
-  return prior.map((p, h) => opts.priorStrength * p + (user[h] ?? 0));
+  return cohort.map((c, h) => (c + opts.cohortStrength * g[h]!) / (cohortTotal + opts.cohortStrength));
+}
+
+/** posteriorAlpha with the cohort's prior (`cohortPrior`) already computed: the same numbers. */
+export function alphaFromPrior(
+  user: readonly number[],
+  prior: readonly number[],
+  priorStrength: number,
+): number[] {
+  return prior.map((p, h) => priorStrength * p + (user[h] ?? 0));
 }
 
 /** The posterior mean: the probability that the user is active in each local hour. */

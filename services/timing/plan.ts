@@ -72,9 +72,23 @@ export function slots(from: number, tz: string, latest: number, quiet: QuietHour
   // A batch's users share `from` and `latest` (a campaign's now and deadline) and a few zones; luxon is
   // the costliest step of planning, so each combination is looked up once, and the local hours after the
   // one `from` falls in are stepped through once per zone and hour, whatever the batch.
+  // Users of one zone in a batch nearly always share all four: a per-zone last answer, checked by number,
+  // spares building the memo's string key per user (a third of a campaign plan's cost).
+  const last = lastOfZone.get(tz);
+  if (
+    last &&
+    last.from === from &&
+    last.latest === latest &&
+    last.quietStart === quiet.start &&
+    last.quietEnd === quiet.end
+  )
+    return last.out;
   const key = `${from}|${tz}|${latest}|${quiet.start}-${quiet.end}`;
   const hit = memo.get(key);
-  if (hit) return hit;
+  if (hit) {
+    remember(tz, from, latest, quiet, hit);
+    return hit;
+  }
   if (memo.size > 10_000) memo.clear();
   const hourStart = DateTime.fromMillis(from, { zone: tz }).startOf('hour').toMillis();
   const baseKey = `${tz}|${hourStart}|${quiet.start}-${quiet.end}`;
@@ -92,10 +106,20 @@ export function slots(from: number, tz: string, latest: number, quiet: QuietHour
     out.push(start === s.start ? s : { start, hour: s.hour });
   }
   memo.set(key, out);
+  remember(tz, from, latest, quiet, out);
   return out;
 }
 
 const memo = new Map<string, Slot[]>();
+const lastOfZone = new Map<
+  string,
+  { from: number; latest: number; quietStart: number; quietEnd: number; out: Slot[] }
+>();
+
+function remember(tz: string, from: number, latest: number, quiet: QuietHours, out: Slot[]): void {
+  if (lastOfZone.size > 1_000) lastOfZone.clear();
+  lastOfZone.set(tz, { from, latest, quietStart: quiet.start, quietEnd: quiet.end, out });
+}
 const hours = new Map<string, Slot[]>();
 
 /** The starts of the 26 local hours from `hourStart` (a local hour's start), outside quiet hours. */

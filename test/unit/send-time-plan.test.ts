@@ -3,7 +3,9 @@ import { isQuiet, planSend, slots, type PlanInput } from '../../services/timing/
 import {
   DEFAULT_ENGAGEMENT,
   addEvidence,
+  alphaFromPrior,
   argmaxHour,
+  cohortPrior,
   effective,
   emptyCounters,
   localHour,
@@ -148,6 +150,19 @@ describe('the engagement posterior', () => {
     expect(one[19]!).toBeGreaterThan(ten[19]!); // the cohort's pull shrinks as the user's evidence grows
     expect(argmaxHour(ten)).toBe(7);
     expect(effective(c, now + 30 * 86_400_000, 30)[7]).toBeCloseTo(5, 9); // half after a half-life
+  });
+
+  it('is the same, to the last bit, when a batch shrinks the zone’s prior once for all its users', () => {
+    const now = at('2026-11-22T00:00:00Z');
+    const prior = cohortPrior(cohort, global, DEFAULT_ENGAGEMENT);
+    for (let k = 0; k < 20; k++) {
+      const c = emptyCounters();
+      for (let e = 0; e < k; e++) addEvidence(c, (e * 5 + k) % 24, 1 + (e % 3), now - e * 7_200_000, 30);
+      const user = effective(c, now, 30);
+      expect(alphaFromPrior(user, prior, DEFAULT_ENGAGEMENT.priorStrength)).toEqual(
+        posteriorAlpha(user, cohort, global, DEFAULT_ENGAGEMENT),
+      );
+    }
   });
 });
 
