@@ -69,23 +69,33 @@ export function pickBest(
         bestScore = s;
       }
     }
-    if (!best) continue;
-    let pick = picks.get(best.id);
-    if (!pick) {
-      pick = {
-        strategy: group.strategy,
-        targetId: group.targetId,
-        at: group.at,
-        candidate: best,
-        userIds: [],
-        scores: [],
-      };
-      picks.set(best.id, pick);
-    }
-    pick.userIds.push(userId);
-    pick.scores.push(Math.round(bestScore * 1e6) / 1e6);
+    if (best) addPick(picks, group, best, userId, bestScore);
   }
   return [...picks.values()];
+}
+
+/** Adds a user to their candidate's pick (created on the candidate's first user). */
+function addPick(
+  picks: Map<string, CandidatePick>,
+  group: Group,
+  candidate: Candidate,
+  userId: string,
+  score: number,
+): void {
+  let pick = picks.get(candidate.id);
+  if (!pick) {
+    pick = {
+      strategy: group.strategy,
+      targetId: group.targetId,
+      at: group.at,
+      candidate,
+      userIds: [],
+      scores: [],
+    };
+    picks.set(candidate.id, pick);
+  }
+  pick.userIds.push(userId);
+  pick.scores.push(Math.round(score * 1e6) / 1e6);
 }
 
 /** What the learned scorer reads beyond the users: engagement counters and engagement-hour counters. */
@@ -199,22 +209,7 @@ export function pickBestRows(
           bestScore = s;
         }
       }
-      if (best < 0) continue;
-      const c = g.candidates[best] as Candidate;
-      let pick = picks.get(c.id);
-      if (!pick) {
-        pick = {
-          strategy: g.strategy,
-          targetId: g.targetId,
-          at: g.at,
-          candidate: c,
-          userIds: [],
-          scores: [],
-        };
-        picks.set(c.id, pick);
-      }
-      pick.userIds.push(userId);
-      pick.scores.push(Math.round(bestScore * 1e6) / 1e6);
+      if (best >= 0) addPick(picks, g, g.candidates[best] as Candidate, userId, bestScore);
     }
     for (const p of picks.values()) out.push(p);
   }
