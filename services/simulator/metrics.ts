@@ -24,6 +24,49 @@ export interface Measures {
   nearBestHour: number;
   /** The expected open rate had each push gone at the user's most active hour of its day. */
   expectedOpenRateAtBestHour: number;
+  /**
+   * Means over the pushes of the response model's factors of the open probability, and of the user's own
+   * responsiveness (the open probability over the product of the factors): where the rate comes from.
+   * Absent when the pushes carry no factors.
+   */
+  factors?: {
+    user: number;
+    category: number;
+    discount: number;
+    distance: number;
+    hour: number;
+    fatigue: number;
+  };
+}
+
+function meanFactors(pushes: readonly PushRecord[]): Measures['factors'] {
+  const withF = pushes.filter((p) => p.factors);
+  if (withF.length === 0) return undefined;
+  const sum = { user: 0, category: 0, discount: 0, distance: 0, hour: 0, fatigue: 0 };
+  let users = 0;
+  for (const p of withF) {
+    const f = p.factors!;
+    sum.category += f.category;
+    sum.discount += f.discount;
+    sum.distance += f.distance;
+    sum.hour += f.hour;
+    sum.fatigue += f.fatigue;
+    const product = f.category * f.discount * f.distance * f.hour * f.fatigue;
+    // Unreachable pushes (pOpen 0) and capped ones say nothing about the user's responsiveness.
+    if (product > 0 && p.pOpen > 0) {
+      sum.user += p.pOpen / product;
+      users++;
+    }
+  }
+  const n = withF.length;
+  return {
+    user: users ? sum.user / users : 0,
+    category: sum.category / n,
+    discount: sum.discount / n,
+    distance: sum.distance / n,
+    hour: sum.hour / n,
+    fatigue: sum.fatigue / n,
+  };
 }
 
 export function measure(
@@ -39,6 +82,7 @@ export function measure(
     return available > 0 ? sent.size / available : 0;
   });
   const reached = new Set(pushes.map((p) => p.userId)).size;
+  const factors = meanFactors(pushes);
   return {
     pushes: pushes.length,
     usersReached: reached,
@@ -55,6 +99,7 @@ export function measure(
     expectedOpenRateAtBestHour: pushes.length
       ? pushes.reduce((a, p) => a + p.pOpenBestHour, 0) / pushes.length
       : 0,
+    ...(factors ? { factors } : {}),
   };
 }
 

@@ -67,6 +67,7 @@ export function runOracle(world: World, days: number, historyDays = 0): PushReco
         pClick: outcome.probabilities.pClick,
         opened: outcome.opened,
         clicked: outcome.clicked,
+        factors: outcome.probabilities.factors,
       });
     }
   }

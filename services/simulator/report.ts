@@ -123,6 +123,28 @@ function hourGainLine(s: EvalSummary): string[] {
   return lines;
 }
 
+/** Where each strategy's open rate comes from: the response model's factors, averaged over its pushes. */
+function factorLines(s: EvalSummary): string[] {
+  const rows = s.policies.flatMap((p) =>
+    Object.entries(p.byStrategy).flatMap(([st, m]) => {
+      const f = m.factors;
+      if (!f) return [];
+      return [
+        `| ${p.policy} / ${st} | ${pct(m.expectedOpenRate)} | ${num(f.user, 3)} | ${num(f.category)} | ${num(f.discount)} | ${num(f.distance)} | ${num(f.hour)} | ${num(f.fatigue)} |`,
+      ];
+    }),
+  );
+  if (rows.length === 0) return [];
+  return [
+    '',
+    "Why, per strategy: the means of the response model's factors over the pushes (the open probability is the user's responsiveness times the five factors; each factor is 1 at its best).",
+    '',
+    '| policy / strategy | exp. open rate | user | category | discount | distance | hour | fatigue |',
+    `|${' --- |'.repeat(8)}`,
+    ...rows,
+  ];
+}
+
 export function markdown(s: EvalSummary): string {
   const w = s.world;
   const lines = [
@@ -145,6 +167,7 @@ export function markdown(s: EvalSummary): string {
     ...s.policies.flatMap((p) =>
       Object.entries(p.byStrategy).map(([st, m]) => row(`${p.policy} / ${st}`, m)),
     ),
+    ...factorLines(s),
     '',
     '## Send time',
     '',

@@ -35,6 +35,7 @@ import {
   type AnySimEvent,
   type FatigueState,
   type PushSpec,
+  type ResponseFactors,
   type World,
 } from './world';
 
@@ -55,6 +56,8 @@ export interface PushRecord {
   pOpenBestHour: number;
   /** Sent within an hour of the user's most active hour of that day. */
   nearBestHour: boolean;
+  /** The response model's factors of the open probability (why it was what it was). */
+  factors?: ResponseFactors;
 }
 
 /** Where a push's send time stands against the user's most active hour of its day (ground truth). */
@@ -348,6 +351,7 @@ export async function runSimulation(o: SimRunOptions): Promise<SimRunResult> {
           pClick: outcome.probabilities.pClick,
           opened: outcome.opened,
           clicked: outcome.clicked,
+          factors: outcome.probabilities.factors,
           ...sendTimeTruth(o.world, p.userId, spec, sentAt, state),
         });
       }
