@@ -82,6 +82,21 @@ function promoteIn(model: EvalModel) {
   };
 }
 
+/**
+ * KEY=VALUE pairs split on commas; a piece without '=' continues the previous value (a list such as
+ * STRATEGIES=daily-sale,market-basket).
+ */
+function envPairs(text: string, flag: string): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const piece of text.split(',').filter(Boolean)) {
+    const eq = piece.indexOf('=');
+    if (eq > 0) pairs.push([piece.slice(0, eq), piece.slice(eq + 1)]);
+    else if (pairs.length > 0) pairs[pairs.length - 1]![1] += `,${piece}`;
+    else throw new Error(`${flag}: expected KEY=VALUE, got ${piece}`);
+  }
+  return pairs;
+}
+
 function int(v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
@@ -107,6 +122,8 @@ async function main() {
       start: { type: 'string' },
       /** The world's ground-truth follow-up table (JSON). Default infra/data/affinity.json. */
       truth: { type: 'string' },
+      /** `NAME:KEY=VALUE,...`, repeatable: one more Herald policy, `herald-NAME`, with those settings. */
+      variant: { type: 'string', multiple: true },
       'model-users': { type: 'string' },
       'model-days': { type: 'string' },
     },
@@ -129,21 +146,29 @@ async function main() {
   )
     .split(',')
     .map((p) => p.trim());
+  // Every Herald policy gets them, so herald and its variants stay comparable.
+  for (const [k, v] of envPairs(values['herald-env'] ?? '', '--herald-env'))
+    for (const [name, policy] of Object.entries(POLICIES)) if (name.startsWith('herald')) policy.env[k] = v;
+  for (const v of values.variant ?? []) {
+    const colon = v.indexOf(':');
+    const name = colon > 0 ? v.slice(0, colon).trim() : '';
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
+      throw new Error(
+        `--variant: expected NAME:KEY=VALUE,... with a lower-case NAME, got ${JSON.stringify(v)}`,
+      );
+    const env = envPairs(v.slice(colon + 1), '--variant');
+    if (env.length === 0) throw new Error(`--variant ${name}: no KEY=VALUE given`);
+    const policy = `herald-${name}`;
+    if (POLICIES[policy]) throw new Error(`--variant: ${policy} is a built-in policy; pick another name`);
+    POLICIES[policy] = {
+      description: `Herald as configured with ${env.map(([k, x]) => `${k}=${x}`).join(', ')}`,
+      env: { ...POLICIES.herald!.env, ...Object.fromEntries(env) },
+    };
+    if (!policies.includes(policy)) policies.push(policy);
+  }
   for (const p of policies)
     if (p !== 'oracle' && !POLICIES[p])
       throw new Error(`--policies: unknown policy ${p} (known: ${Object.keys(POLICIES).join(', ')}, oracle)`);
-  // KEY=VALUE pairs split on commas; a piece without '=' continues the previous value (a list such as
-  // STRATEGIES=daily-sale,market-basket).
-  const pairs: Array<[string, string]> = [];
-  for (const piece of (values['herald-env'] ?? '').split(',').filter(Boolean)) {
-    const eq = piece.indexOf('=');
-    if (eq > 0) pairs.push([piece.slice(0, eq), piece.slice(eq + 1)]);
-    else if (pairs.length > 0) pairs[pairs.length - 1]![1] += `,${piece}`;
-    else throw new Error(`--herald-env: expected KEY=VALUE, got ${piece}`);
-  }
-  // Every Herald policy gets them, so herald and its variants stay comparable.
-  for (const [k, v] of pairs)
-    for (const [name, policy] of Object.entries(POLICIES)) if (name.startsWith('herald')) policy.env[k] = v;
   const config = loadConfig();
   const say = (s: string) => process.stdout.write(`${s}\n`);
   // The world's ground truth of what follows what. Herald reads its own seed table (AFFINITY_PATH); that
