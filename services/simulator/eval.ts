@@ -5,7 +5,7 @@
  *   npm run eval -- --users 3000 --days 2 [--history-days 2] [--replay-days 14] [--seed 7] [--stores 300]
  *                   [--sales-per-day 20] [--day-seconds 30] [--policies baseline,segments,herald,herald-alt,herald-compare,herald-model,herald-timed,oracle]
  *                   [--model-users 10000] [--model-days 7]
- *                   [--herald-env KEY=VALUE,...] [--out out/eval]
+ *                   [--herald-env KEY=VALUE,...] [--variant NAME:KEY=VALUE,...]... [--out out/eval]
  *
  * Replay days are the world's first days, published at once before each run (behaviour only: no pushes),
  * so state and the engagement model start from weeks of history; burn-in days then run through the pipeline
@@ -197,7 +197,9 @@ async function main() {
   const results: PolicyResult[] = [];
   const runs = new Map<string, Awaited<ReturnType<typeof runSimulation>>>();
   let model: EvalModel | undefined;
-  if (policies.includes('herald-model')) {
+  // Policies scored by a model (herald-model, and any variant with SCORE_MODEL=registry) share one.
+  const usesModel = (p: string) => POLICIES[p]?.env.SCORE_MODEL === 'registry';
+  if (policies.some(usesModel)) {
     model = trainEvalModel({
       users: int(values['model-users'], 'model-users', 10_000),
       days: int(values['model-days'], 'model-days', 7),
@@ -237,7 +239,7 @@ async function main() {
       outDir,
       label: p,
       progress: say,
-      ...(p === 'herald-model' && model ? { prepare: promoteIn(model) } : {}),
+      ...(usesModel(p) && model ? { prepare: promoteIn(model) } : {}),
     });
     runs.set(p, run);
     results.push(policyResult(p, policy.description, run.pushes, users, salesAvailable, run));
